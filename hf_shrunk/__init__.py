@@ -1,0 +1,37 @@
+"""hf_shrunk: small masked language models on a child-directed vocabulary, on the Hugging Face stack.
+
+``import hf_shrunk`` registers the factorized family (``model_type="shrunk_roberta"``) with transformers'
+Auto classes, so ``AutoModelForMaskedLM.from_pretrained(dir)`` works without ``trust_remote_code``.
+"""
+
+import os
+import sys
+
+__version__ = "0.1.0"
+
+
+def _invoked_as_cli() -> bool:
+    # The `hf-shrunk` console script imports this package before running its main(). Registering the Auto
+    # classes imports torch (transformers 5 configs do), and `hf-shrunk --help` must answer instantly; every
+    # command that builds models imports hf_shrunk.modeling, which registers them itself.
+    if os.path.basename(sys.argv[0] if sys.argv else "") in ("hf-shrunk", "hf-shrunk.exe"):
+        return True
+    argv = getattr(sys, "orig_argv", [])  # `python -m hf_shrunk ...`
+    return any(a == "-m" and b in ("hf_shrunk", "hf_shrunk.cli") for a, b in zip(argv, argv[1:], strict=False))
+
+
+if not _invoked_as_cli():
+    from hf_shrunk.modeling import register_auto_classes
+
+    register_auto_classes()
+
+# The user-facing loading API lives in hf_shrunk.hub; it is imported on first use.
+__all__ = ["evaluate_pushed", "list_sizes", "load_corpus", "load_model", "load_tokenizer", "repo_id"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from hf_shrunk import hub
+
+        return getattr(hub, name)
+    raise AttributeError(f"module 'hf_shrunk' has no attribute {name!r}")

@@ -1,0 +1,370 @@
+"""Stage configs: dataclasses, filled from a YAML file and then from command-line flags (flags win).
+
+Every stage is ``hf-shrunk <stage> [--config FILE.yaml] [--field value ...]`` (as in trl's CLI): the YAML file
+sets defaults for the dataclass fields and any flag overrides them. Parsing uses transformers'
+``HfArgumentParser``, so ``--learning_rate`` and ``--learning-rate`` both work and ``--help`` lists every field
+with its default. This module must not import torch (``--help`` stays instant); the Trainer-backed stages add
+``TrainingArguments`` to the same parser inside their own modules.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = PACKAGE_DIR / "configs"
+
+
+class UserError(Exception):
+    """An error caused by input the user can fix; the CLI prints it without a traceback."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config value is wrong; the message says which and how to fix it."""
+
+
+def field(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:  # noqa: A002 - argparse name
+    """A dataclass field with ``--help`` text (HfArgumentParser reads ``metadata['help']``)."""
+    metadata = {"help": help, **kwargs.pop("metadata", {})}
+    if isinstance(default, list | dict):
+        value = default
+        return dataclasses.field(
+            default_factory=lambda: list(value) if isinstance(value, list) else dict(value), metadata=metadata
+        )
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def packaged_config(name: str) -> Path:
+    """Path of a YAML file shipped in ``hf_shrunk/configs`` (``name`` with or without ``.yaml``)."""
+    path = CONFIG_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if not path.is_file():
+        available = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"no packaged config {name!r}; available: {', '.join(available)}")
+    return path
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a YAML mapping; errors name the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of field: value, got {type(data).__name__}")
+    return data
+
+
+def build_parser(
+    dataclass_types: Sequence[type],
+    prog: str | None = None,
+    description: str | None = None,
+    positional: str | None = None,
+):
+    """An ``HfArgumentParser`` for ``dataclass_types`` plus ``--config``; ``positional`` names a field that may
+    also be given as the first positional argument (``hf-shrunk glue MODEL``)."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(list(dataclass_types), prog=prog, description=description)
+    parser.add_argument(
+        "--config", type=str, default=None, help="YAML file with field: value defaults; command-line flags win."
+    )
+    if positional:
+        parser.add_argument(
+            f"_{positional}", nargs="?", default=None, metavar=positional.upper(), help=f"same as --{positional}"
+        )
+    return parser
+
+
+def parse_config(
+    dataclass_types: Sequence[type],
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+    description: str | None = None,
+    positional: str | None = None,
+    default_config: str | os.PathLike | None = None,
+) -> tuple[Any, ...]:
+    """Parse ``argv`` into instances of ``dataclass_types``: packaged/explicit YAML defaults, then flags.
+
+    Unknown YAML keys and invalid values raise :class:`ConfigError` naming the key (and the file).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(dataclass_types, prog=prog, description=description, positional=positional)
+    known = {f.name for dt in dataclass_types for f in dataclasses.fields(dt) if f.init}
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    pre_args, _ = pre.parse_known_args(argv)
+    defaults: dict[str, Any] = {}
+    for source in [default_config, pre_args.config]:
+        if not source:
+            continue
+        values = load_yaml(source)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(unknown)}. Valid keys are the flags listed by --help."
+            )
+        defaults.update(values)
+    if defaults:
+        parser.set_defaults(**defaults)
+
+    namespace, remaining = parser.parse_known_args(argv)
+    if remaining:
+        parser.error(f"unrecognized arguments: {' '.join(remaining)}")
+    values = vars(namespace)
+    values.pop("config", None)
+    if positional:
+        pos = values.pop(f"_{positional}", None)
+        if pos is not None:
+            values[positional] = pos
+    out = []
+    for dtype in dataclass_types:
+        names = {f.name for f in dataclasses.fields(dtype) if f.init}
+        kwargs = {k: v for k, v in values.items() if k in names}
+        try:
+            out.append(dtype(**kwargs))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(str(e)) from e
+    return tuple(out)
+
+
+def to_dict(cfg: Any, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """A JSON-friendly dict of a config dataclass (for manifests)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.name in exclude:
+            continue
+        value = getattr(cfg, f.name)
+        if isinstance(value, Path):
+            value = str(value)
+        out[f.name] = value
+    return out
+
+
+def split_list(value: str | Sequence[str] | None) -> list[str]:
+    """``"a,b c"`` or ``["a,b", "c"]`` -> ``["a", "b", "c"]`` (flags accept both forms)."""
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [part for item in items for part in str(item).replace(",", " ").split() if part]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stage configs. Defaults follow the paper (PAPER.md); `--config FILE.yaml` and flags override them.
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class CommonArgs:
+    root: str | None = field(None, help="Artifact root (default: $HF_SHRUNK_HOME or ~/.cache/hf_shrunk).")
+    overwrite: bool = field(False, help="Rebuild the output even if a finished one with the same config exists.")
+
+
+@dataclasses.dataclass
+class CorpusConfig(CommonArgs):
+    name: str = field("default", help="Output name under <root>/corpus/ (or a path).")
+    sources: list[str] = field(
+        ["auto"],
+        help="Raw text to filter: 'auto' (mirror, else Hub, else offline fallback), 'mirror' or 'mirror:NAME' "
+        "(HF_SHRUNK_DATA_DIR/corpus/NAME.parquet), txt/jsonl/parquet files or globs, 'hub:OWNER/NAME[:CONFIG]' "
+        "(streamed), 'text-machine-lab/constrained_language' (the paper's corpus, verified and passed through), "
+        "'fallback' (Wikipedia text shipped in the gensim wheel on PyPI).",
+    )
+    vocab: str = field(
+        "auto",
+        help="Vocabulary: 'auto' (mirror, else Hub, else wordfreq:21000), the paper's CSV, a one-word-per-line "
+        "file, or 'wordfreq:N'.",
+    )
+    text_column: str = field("text", help="Column holding the text in jsonl/parquet/Hub sources.")
+    passes: list[str] = field(["sentence", "span"], help="Unit passes whose union forms the corpus (paper §2).")
+    sentence_min_tokens: int = field(5, help="Sentence pass: keep a sentence with more than this many counted tokens.")
+    span_words: int = field(110, help="Span pass: window length in whitespace words.")
+    span_stride: int = field(30, help="Span pass: stride between window starts.")
+    span_min_tokens: int = field(40, help="Span pass: keep a window with more than this many counted tokens.")
+    max_oov_fraction: float = field(
+        0.0, help="Largest fraction of out-of-vocabulary counted tokens a unit may have (paper: 0; follow-up: 0.01)."
+    )
+    dedup: bool = field(True, help="Remove exact duplicate units.")
+    max_seq_len: int = field(128, help="Target training sequence length in tokens.")
+    tokens_per_word: float = field(1.2, help="Grouping ratio: a sequence closes before words*ratio >= max_seq_len.")
+    validation_size: str = field(
+        "auto", help="Held-out sequences: a count, a fraction, or 'auto' = min(100000, 5%% of the sequences)."
+    )
+    test_size: str = field("auto", help="Like --validation_size, for the test split.")
+    seed: int = field(0, help="Seed of the sequence shuffle.")
+    max_docs: int | None = field(None, help="Read at most this many documents per source (Hub sources need it).")
+    max_doc_chars: int = field(
+        10_000_000, help="Refuse a document/line longer than this many characters (names file and line)."
+    )
+    num_proc: int = field(1, help="Worker processes for filtering.")
+    executor: str = field(
+        "datasets", help="'datasets' (datasets.map) or 'datatrove' (same predicates, datatrove pipeline)."
+    )
+    examples_per_reason: int = field(3, help="Dropped units kept per reason in stats.json for inspection.")
+
+    def __post_init__(self):
+        if self.executor not in ("datasets", "datatrove"):
+            raise ConfigError(f"--executor must be 'datasets' or 'datatrove', got {self.executor!r}")
+        unknown = set(self.passes) - {"sentence", "span"}
+        if unknown or not self.passes:
+            raise ConfigError(f"--passes takes 'sentence' and/or 'span', got {self.passes}")
+        if not 0.0 <= self.max_oov_fraction < 1.0:
+            raise ConfigError(f"--max_oov_fraction must be in [0, 1), got {self.max_oov_fraction}")
+        if self.span_stride <= 0 or self.span_words <= 0:
+            raise ConfigError("--span_words and --span_stride must be positive")
+        if self.num_proc < 1:
+            raise ConfigError(f"--num_proc must be >= 1, got {self.num_proc}")
+
+
+@dataclasses.dataclass
+class TokenizerConfig(CommonArgs):
+    name: str = field("default", help="Output name under <root>/tokenizer/ (or a path).")
+    corpus: str = field("default", help="Corpus artifact to train on (name under <root>/corpus/ or a path).")
+    vocab_size: int = field(19_000, help="BPE vocabulary size, special tokens included (paper: 19,000).")
+    min_frequency: int = field(2, help="Minimum pair frequency for a merge.")
+    model_max_length: int = field(128, help="tokenizer_config.json model_max_length.")
+    lowercase: bool = field(
+        True, help="Add a Lowercase normalizer (the models only ever see lower-cased text; RoBERTa itself has none)."
+    )
+    max_sequences: int | None = field(None, help="Train on at most this many corpus sequences (default: all).")
+
+
+@dataclasses.dataclass
+class SizesConfig:
+    grid: str = field("paper", help="'paper', 'demo' or a grid YAML file.")
+    vocab_size: int | None = field(
+        None, help="Model vocabulary size (default: the grid's; paper 19,010 = 19,000 + 10)."
+    )
+    json: bool = field(False, help="Print JSON instead of a table.")
+
+
+@dataclasses.dataclass
+class PretrainConfig(CommonArgs):
+    """hf_shrunk's own pretraining options; ``TrainingArguments`` flags are parsed beside them."""
+
+    size: str | None = field(None, help="Grid size to train: a slug from `hf-shrunk sizes` or a paper run name.")
+    grid: str = field("paper", help="'paper', 'demo' or a grid YAML file.")
+    corpus: str = field("default", help="Corpus artifact (name under <root>/corpus/ or a path).")
+    tokenizer: str = field("default", help="Tokenizer artifact (name under <root>/tokenizer/ or a path).")
+    run_name: str | None = field(None, help="Output name under <root>/pretrain/ (default: the slug).")
+    effective_batch_size: int = field(
+        256, help="Sequences per optimizer update across all processes (paper: 256); accumulation is derived."
+    )
+    micro_batch_size: int | None = field(
+        None, help="Sequences per process per forward pass (default: 64 on CPU, up to 256 on GPU)."
+    )
+    max_seq_len: int = field(128, help="Sequence length in tokens (paper: 128).")
+    pack: bool = field(False, help="Pack token streams into full 128-token rows instead of padding each sequence.")
+    mlm_probability: float = field(0.15, help="Fraction of positions selected for prediction (paper: 0.15).")
+    mask_replace_prob: float = field(1.0, help="Selected positions replaced by <mask> (paper: all of them).")
+    random_replace_prob: float = field(0.0, help="Selected positions replaced by a random token (paper: 0).")
+    masked_positions_head: bool = field(
+        True, help="Apply the MLM head to masked positions only (same loss, far fewer FLOPs over 19K classes)."
+    )
+    compile: bool = field(False, help="torch.compile the model (useful on GPU).")
+    init: str = field("paper", help="'paper' (Xavier-normal weights, 0.01 biases) or 'hf' (transformers' default).")
+    warmup: str = field("paper", help="Warm-up updates: 'paper' = min(4000, 5%% of updates), or a number.")
+    vocab_padding: int = field(10, help="Model vocab = len(tokenizer) + this (paper: 19,000 + 10).")
+    snapshot_steps: str = field(
+        "pow2:512,every:1000",
+        help="Steps whose weights are kept as snapshots (Hub step{N} branches): comma list of N, 'pow2:N' "
+        "(1,2,4..N) and 'every:N'. The final step is always kept.",
+    )
+    eval_max_sequences: int | None = field(None, help="Evaluate on at most this many validation sequences.")
+    max_train_sequences: int | None = field(None, help="Train on at most this many corpus sequences.")
+    resume: bool = field(False, help="Continue from the last complete checkpoint of this run.")
+    num_threads: int | None = field(None, help="CPU threads per process (default: all cores / local processes).")
+
+    def __post_init__(self):
+        if self.init not in ("paper", "hf"):
+            raise ConfigError(f"--init must be 'paper' or 'hf', got {self.init!r}")
+        if self.effective_batch_size < 1:
+            raise ConfigError("--effective_batch_size must be positive")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ConfigError(f"--mlm_probability must be in (0, 1), got {self.mlm_probability}")
+        if self.mask_replace_prob + self.random_replace_prob > 1.0:
+            raise ConfigError("--mask_replace_prob + --random_replace_prob must be <= 1")
+
+
+@dataclasses.dataclass
+class GlueConfig(CommonArgs):
+    model: str | None = field(
+        None, help="Pretrain run name, local model directory, or Hub repo id with optional @revision."
+    )
+    revision: str | None = field(None, help="Hub revision (branch, tag or commit); same as MODEL@REVISION.")
+    tasks: list[str] = field(["all"], help="GLUE tasks (cola sst2 mrpc qqp stsb mnli qnli rte wnli) or 'all'.")
+    seeds: list[str] = field(["0", "1", "2"], help="Fine-tuning seeds (paper: 0 1 2).")
+    condition: str = field("both", help="'filtered' (vocabulary-filtered GLUE), 'full' or 'both'.")
+    baseline: str = field("none", help="'random-init' also scores the same architecture from random weights.")
+    data_dir: str | None = field(None, help="GLUE directory: <task>/<split>.parquet or the GLUE TSV layout.")
+    vocab: str = field("auto", help="Vocabulary for the filtered condition (as in `hf-shrunk corpus`).")
+    learning_rate: float = field(2e-4, help="Peak learning rate (paper: 2e-4).")
+    batch_size: int = field(32, help="Training batch size (paper: 32).")
+    num_epochs: float = field(5.0, help="Training epochs (paper: 5).")
+    max_length: int = field(128, help="Truncation length in tokens (paper: 128).")
+    weight_decay: float = field(0.0, help="Weight decay (paper: 0).")
+    eval_batch_size: int = field(256, help="Evaluation batch size.")
+    max_train_samples: int | None = field(None, help="Fine-tune on at most this many training examples.")
+    max_eval_samples: int | None = field(None, help="Score on at most this many evaluation examples.")
+    pad_to_max_length: bool = field(False, help="Pad every batch to --max_length (run_glue.py style; slower).")
+    bf16: bool = field(False, help="bf16 autocast (paper: fp32).")
+    name: str | None = field(None, help="Results folder under <root>/glue/ (default: derived from MODEL).")
+    num_threads: int | None = field(None, help="CPU threads (default: all cores).")
+
+    def __post_init__(self):
+        if self.condition not in ("filtered", "full", "both"):
+            raise ConfigError(f"--condition must be filtered, full or both, got {self.condition!r}")
+        if self.baseline not in ("none", "random-init"):
+            raise ConfigError(f"--baseline must be 'none' or 'random-init', got {self.baseline!r}")
+        self.seeds = split_list(self.seeds)
+        self.tasks = [t.lower().replace("-", "") for t in split_list(self.tasks)]
+        bad = [s for s in self.seeds if not s.lstrip("-").isdigit()]
+        if bad:
+            raise ConfigError(f"--seeds must be integers, got {bad}")
+
+
+@dataclasses.dataclass
+class FitConfig(CommonArgs):
+    name: str = field("default", help="Output name under <root>/fit/ (or a path).")
+    runs: list[str] = field(["all"], help="Pretrain runs to collect points from (names or paths), or 'all'.")
+    points_csv: str | None = field(
+        None, help="CSV of points instead of runs: run, step, params, non_embedding_params, tokens, flops, loss."
+    )
+    glue: list[str] = field(["auto"], help="GLUE summary.json files/folders for the correlation ('auto': all).")
+    x: str = field("flops_paper", help="Compute axis: flops_paper or flops_corrected.")
+    bins: int = field(30, help="Log-spaced compute bins for the frontier (paper: 30).")
+    break_at: str = field("auto", help="Break of the power law: 'auto' (found from data), 'none' or a value (2.2e15).")
+    bootstrap: int = field(1000, help="Bootstrap resamples for confidence intervals.")
+    seed: int = field(0, help="Bootstrap seed.")
+
+
+@dataclasses.dataclass
+class PublishConfig(CommonArgs):
+    org: str | None = field(None, help="Hub user or organisation that owns the repos.")
+    sizes: list[str] = field(["all"], help="Pretrain runs (slugs) to publish, or 'all'.")
+    dataset: bool = field(False, help="Also publish the corpus dataset repo.")
+    corpus: str = field("default", help="Corpus artifact for the dataset repo.")
+    fit: str | None = field("default", help="Fit artifact whose results the cards quote (skipped if absent).")
+    dry_run: bool = field(
+        False, help="Render everything into model_cards/ style output and print the plan; push nothing."
+    )
+    to_dir: str | None = field(None, help="Write exactly the tree that would be pushed into this folder.")
+    token: str | None = field(None, help="Hub token (default: HF_TOKEN or `hf auth login`).")
+    private: bool = field(False, help="Create private repos.")
+    allow_missing_results: bool = field(False, help="Publish models without GLUE results (the card says so).")
+    license: str = field("apache-2.0", help="License of the published models.")

@@ -1,0 +1,184 @@
+"""Test setup: hermetic by default.
+
+The environment below is set at import time, before any test module imports huggingface_hub, transformers,
+datasets or evaluate (they read these variables when first imported). A socket guard fails any connection to a
+non-loopback address, so a test that would reach the internet fails instead of hanging or passing by luck.
+"""
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="hf_shrunk_tests_"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The local Hub-compatible server (tests/fakehub) binds this port; clients must see HF_ENDPOINT at import time.
+FAKEHUB_PORT = int(os.environ.get("HF_SHRUNK_FAKEHUB_PORT") or _free_port())
+
+_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_EVALUATE_OFFLINE": "1",
+    "HF_UPDATE_DOWNLOAD_COUNTS": "0",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_XET": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "DO_NOT_TRACK": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_ENDPOINT": f"http://127.0.0.1:{FAKEHUB_PORT}",
+    "HF_HOME": str(_SESSION_TMP / "hf_home"),
+    "HF_SHRUNK_HOME": str(_SESSION_TMP / "artifacts"),
+    "MPLBACKEND": "Agg",
+}
+os.environ.update(_ENV)
+os.environ.pop("HF_TOKEN", None)
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "0.0.0.0", ""}
+
+
+def _is_loopback(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    host = str(host)
+    return host in _LOOPBACK_NAMES or host.startswith("127.") or host.startswith("::ffff:127.")
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded(real):
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise RuntimeError(f"hermetic tests: connection to {address!r} blocked (only 127.0.0.1 is allowed)")
+        return real(self, address)
+
+    return connect
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host is not None and not _is_loopback(host):
+        raise RuntimeError(f"hermetic tests: name lookup of {host!r} blocked (only loopback is allowed)")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded(_real_connect)
+socket.socket.connect_ex = _guarded(_real_connect_ex)
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+def data_dir() -> Path | None:
+    value = os.environ.get("HF_SHRUNK_DATA_DIR")
+    return Path(value) if value else None
+
+
+def pytest_collection_modifyitems(config, items):
+    mirror = data_dir()
+    skip_data = pytest.mark.skip(reason="needs the real-data mirror: set HF_SHRUNK_DATA_DIR (CI: ../shared/data)")
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    has_cuda = False
+    if gpu_items:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    skip_gpu = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "data" in item.keywords and (mirror is None or not mirror.is_dir()):
+            item.add_marker(skip_data)
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The real-data mirror (tests using it are marked `data` and skipped when it is absent)."""
+    path = data_dir()
+    if path is None or not path.is_dir():
+        pytest.skip("HF_SHRUNK_DATA_DIR is not set")
+    return path.resolve()
+
+
+@pytest.fixture()
+def artifact_root(tmp_path, monkeypatch) -> Path:
+    """A fresh artifact root for one test (HF_SHRUNK_HOME points at it)."""
+    root = tmp_path / "artifacts"
+    monkeypatch.setenv("HF_SHRUNK_HOME", str(root))
+    return root
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for subprocesses started by tests: the hermetic variables above plus ``extra``."""
+    env = dict(os.environ)
+    env.update(_ENV)
+    env.update(extra)
+    return env
+
+
+# The `fakehub` fixture: a local Hub-compatible server (tests/fakehub/fixtures.py).
+pytest_plugins = ["fakehub.fixtures"]
+
+
+# ------------------------------------------------------------------ tiny hermetic fixtures shared by stage tests
+
+_NOUNS = "cat dog bird fish cow horse duck frog bear mouse girl boy mom dad baby ball tree house car boat".split()
+_ADJS = "big little red blue happy sad old new soft loud".split()
+_VERBS = "sees likes wants finds eats takes has gets makes loves".split()
+
+
+def synthetic_sentences(n: int, seed: int = 0) -> list[str]:
+    """Lower-case sentences from a tiny grammar: learnable structure, so MLM loss falls within a few steps."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = ["the", rng.choice(_ADJS), rng.choice(_NOUNS), rng.choice(_VERBS), "the", rng.choice(_NOUNS)]
+        if rng.random() < 0.5:
+            words += ["and", "the", rng.choice(_NOUNS), rng.choice(_VERBS), "it"]
+        out.append(" ".join(words) + " .")
+    return out
+
+
+def make_corpus_artifact(
+    root: Path, name: str = "default", n_train: int = 400, n_eval: int = 40, seed: int = 0
+) -> Path:
+    """A corpus artifact folder (DatasetDict + manifest.json) as `hf-shrunk corpus` writes it."""
+    import datasets
+
+    from hf_shrunk.artifacts import Manifest, stage_dir, staged_output
+
+    texts = synthetic_sentences(n_train + 2 * n_eval, seed)
+    # group two sentences per sequence, like the corpus stage's grouping
+    seqs = [" ".join(texts[i : i + 2]) for i in range(0, len(texts), 2)]
+    k = n_eval // 2
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_dict({"text": seqs[2 * k :]}),
+            "validation": datasets.Dataset.from_dict({"text": seqs[:k]}),
+            "test": datasets.Dataset.from_dict({"text": seqs[k : 2 * k]}),
+        }
+    )
+    out = stage_dir("corpus", name, root)
+    with staged_output(out) as staging:
+        dd.save_to_disk(str(staging))
+        Manifest("corpus", name, {"synthetic": True, "seed": seed, "n": n_train}).write(staging)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    """A 300-token tokenizer trained on the synthetic grammar (RoBERTa layout)."""
+    from hf_shrunk.tokenizer import train_tokenizer
+
+    return train_tokenizer(synthetic_sentences(500), vocab_size=300, show_progress=False)
