@@ -97,8 +97,10 @@ def parse_config(
     description: str | None = None,
     positional: str | None = None,
     default_config: str | os.PathLike | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> tuple[Any, ...]:
-    """Parse ``argv`` into instances of ``dataclass_types``: packaged/explicit YAML defaults, then flags.
+    """Parse ``argv`` into instances of ``dataclass_types``: ``defaults``, then the packaged YAML
+    (``default_config``), then the user's ``--config`` YAML, then flags — each overriding the previous.
 
     Unknown YAML keys and invalid values raise :class:`ConfigError` naming the key (and the file).
     """
@@ -109,7 +111,7 @@ def parse_config(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     pre_args, _ = pre.parse_known_args(argv)
-    defaults: dict[str, Any] = {}
+    defaults = dict(defaults or {})
     for source in [default_config, pre_args.config]:
         if not source:
             continue
@@ -261,7 +263,7 @@ class PretrainConfig(CommonArgs):
     grid: str = field("paper", help="'paper', 'demo' or a grid YAML file.")
     corpus: str = field("default", help="Corpus artifact (name under <root>/corpus/ or a path).")
     tokenizer: str = field("default", help="Tokenizer artifact (name under <root>/tokenizer/ or a path).")
-    run_name: str | None = field(None, help="Output name under <root>/pretrain/ (default: the slug).")
+    name: str | None = field(None, help="Run folder name under <root>/pretrain/ (default: the slug).")
     effective_batch_size: int = field(
         256, help="Sequences per optimizer update across all processes (paper: 256); accumulation is derived."
     )
@@ -276,8 +278,11 @@ class PretrainConfig(CommonArgs):
     masked_positions_head: bool = field(
         True, help="Apply the MLM head to masked positions only (same loss, far fewer FLOPs over 19K classes)."
     )
-    compile: bool = field(False, help="torch.compile the model (useful on GPU).")
+    precision: str = field(
+        "auto", help="'auto' (bf16 autocast where the CPU/GPU supports it, else fp32), 'bf16' or 'fp32' (paper)."
+    )
     init: str = field("paper", help="'paper' (Xavier-normal weights, 0.01 biases) or 'hf' (transformers' default).")
+    dropout: float = field(0.1, help="Hidden and attention dropout (paper: 0.1).")
     warmup: str = field("paper", help="Warm-up updates: 'paper' = min(4000, 5%% of updates), or a number.")
     vocab_padding: int = field(10, help="Model vocab = len(tokenizer) + this (paper: 19,000 + 10).")
     snapshot_steps: str = field(
@@ -293,6 +298,8 @@ class PretrainConfig(CommonArgs):
     def __post_init__(self):
         if self.init not in ("paper", "hf"):
             raise ConfigError(f"--init must be 'paper' or 'hf', got {self.init!r}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"--precision must be auto, bf16 or fp32, got {self.precision!r}")
         if self.effective_batch_size < 1:
             raise ConfigError("--effective_batch_size must be positive")
         if not 0.0 < self.mlm_probability < 1.0:
@@ -343,28 +350,77 @@ class FitConfig(CommonArgs):
     name: str = field("default", help="Output name under <root>/fit/ (or a path).")
     runs: list[str] = field(["all"], help="Pretrain runs to collect points from (names or paths), or 'all'.")
     points_csv: str | None = field(
-        None, help="CSV of points instead of runs: run, step, params, non_embedding_params, tokens, flops, loss."
+        None,
+        help="CSV of points instead of runs: run, step, params, non_embedding_params, tokens, flops (or flops_paper / "
+        "flops_corrected / flops_kaplan), loss. Header case and punctuation do not matter and the paper's headers "
+        "(run_name, eval/loss, 'FLOPS Hoffman total', ...) are understood.",
     )
-    glue: list[str] = field(["auto"], help="GLUE summary.json files/folders for the correlation ('auto': all).")
-    x: str = field("flops_paper", help="Compute axis: flops_paper or flops_corrected.")
+    glue: list[str] = field(
+        ["auto"], help="GLUE summary.json files/folders for the correlation ('auto': all under <root>/glue; 'none')."
+    )
+    x: str = field("flops_paper", help="Compute axis: flops_paper, flops_corrected, or (CSV input only) flops_kaplan.")
     bins: int = field(30, help="Log-spaced compute bins for the frontier (paper: 30).")
+    frontier: str = field(
+        "auto",
+        help="'bins': frontier = lowest loss per compute bin (paper §8); 'none': fit all points as given; 'auto': "
+        "'bins', except for a CSV that already is a frontier (a 'FLOP bins'/'frontier_bin' column with one point "
+        "per bin, like the paper's COMPUTE_OPTIMAL_RESULTS.csv), whose points are kept as they are.",
+    )
     break_at: str = field("auto", help="Break of the power law: 'auto' (found from data), 'none' or a value (2.2e15).")
-    bootstrap: int = field(1000, help="Bootstrap resamples for confidence intervals.")
+    min_segment_points: int = field(3, help="Fewest frontier points on each side of a break.")
+    bootstrap: int = field(1000, help="Bootstrap resamples for confidence intervals (0: none).")
     seed: int = field(0, help="Bootstrap seed.")
+
+    def __post_init__(self):
+        self.runs = split_list(self.runs) or ["all"]
+        self.glue = split_list(self.glue)
+        if self.x not in ("flops_paper", "flops_corrected", "flops_kaplan"):
+            raise ConfigError(f"--x must be flops_paper, flops_corrected or flops_kaplan, got {self.x!r}")
+        if self.frontier not in ("auto", "bins", "none"):
+            raise ConfigError(f"--frontier must be auto, bins or none, got {self.frontier!r}")
+        if self.bins < 2:
+            raise ConfigError(f"--bins must be at least 2, got {self.bins}")
+        if self.bootstrap < 0 or self.min_segment_points < 2:
+            raise ConfigError("--bootstrap must be >= 0 and --min_segment_points >= 2")
+        self.break_at = str(self.break_at).strip().lower()
+        if self.break_at not in ("auto", "none"):
+            try:
+                value = float(self.break_at)
+            except ValueError:
+                value = float("nan")
+            if not value > 0 or value == float("inf"):
+                raise ConfigError(f"--break_at must be 'auto', 'none' or a positive number, got {self.break_at!r}")
 
 
 @dataclasses.dataclass
 class PublishConfig(CommonArgs):
-    org: str | None = field(None, help="Hub user or organisation that owns the repos.")
-    sizes: list[str] = field(["all"], help="Pretrain runs (slugs) to publish, or 'all'.")
-    dataset: bool = field(False, help="Also publish the corpus dataset repo.")
+    org: str | None = field(None, help="Hub user or organisation that owns the repos (required).")
+    sizes: list[str] = field(
+        ["all"],
+        help="Pretrain runs to publish (run names/slugs under <root>/pretrain/, or paths), or 'all'. For "
+        "`publish verify`: slugs or repo ids (default: every repo of the suite's Collection).",
+    )
+    dataset: bool = field(False, help="Also publish (or verify) the corpus dataset repo <org>/shrunk-corpus.")
     corpus: str = field("default", help="Corpus artifact for the dataset repo.")
+    tokenizer: str = field("default", help="Tokenizer artifact shipped in the dataset repo (skipped if absent).")
     fit: str | None = field("default", help="Fit artifact whose results the cards quote (skipped if absent).")
     dry_run: bool = field(
-        False, help="Render everything into model_cards/ style output and print the plan; push nothing."
+        False,
+        help="Print the plan (repos, branches, files, sizes) and render the cards into --to_dir (default "
+        "<root>/publish/<org>/); push nothing.",
     )
-    to_dir: str | None = field(None, help="Write exactly the tree that would be pushed into this folder.")
-    token: str | None = field(None, help="Hub token (default: HF_TOKEN or `hf auth login`).")
-    private: bool = field(False, help="Create private repos.")
+    to_dir: str | None = field(
+        None,
+        help="Write exactly the trees that would be pushed into this folder (<dir>/models/<repo>/<branch>/..., "
+        "<dir>/datasets/<repo>/main/..., plan.json); push nothing.",
+    )
+    token: str | None = field(None, help="Hub token (default: HF_TOKEN or the token saved by `hf auth login`).")
+    private: bool = field(False, help="Create private repos (and a private Collection).")
+    collection: bool = field(True, help="Add the published repos to the suite's Collection on the Hub.")
     allow_missing_results: bool = field(False, help="Publish models without GLUE results (the card says so).")
     license: str = field("apache-2.0", help="License of the published models.")
+
+    def __post_init__(self):
+        self.sizes = split_list(self.sizes) or ["all"]
+        if self.org is not None and (not self.org.strip() or "/" in self.org):
+            raise ConfigError(f"--org must be a Hub user or organisation name (no '/'), got {self.org!r}")
