@@ -215,13 +215,31 @@ class CorpusConfig(CommonArgs):
     )
     num_proc: int = field(1, help="Worker processes for filtering.")
     executor: str = field(
-        "datasets", help="'datasets' (datasets.map) or 'datatrove' (same predicates, datatrove pipeline)."
+        "local",
+        help="'local' (a process pool over document batches) or 'datatrove' (the same predicates as a datatrove "
+        "pipeline; needs the 'scale' extra).",
     )
     examples_per_reason: int = field(3, help="Dropped units kept per reason in stats.json for inspection.")
 
     def __post_init__(self):
-        if self.executor not in ("datasets", "datatrove"):
-            raise ConfigError(f"--executor must be 'datasets' or 'datatrove', got {self.executor!r}")
+        if self.executor not in ("local", "datatrove"):
+            raise ConfigError(f"--executor must be 'local' or 'datatrove', got {self.executor!r}")
+        self.sources = split_list(self.sources)
+        self.passes = split_list(self.passes)
+        if not self.sources:
+            raise ConfigError("--sources is empty; give at least one source (or 'auto')")
+        for flag, value in (("--validation_size", self.validation_size), ("--test_size", self.test_size)):
+            text = str(value).strip().lower()
+            try:
+                ok = text == "auto" or float(text) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError(f"{flag} must be a count, a fraction (e.g. 0.05) or 'auto', got {value!r}")
+        if self.max_docs is not None and self.max_docs < 1:
+            raise ConfigError(f"--max_docs must be positive, got {self.max_docs}")
+        if self.max_doc_chars < 1:
+            raise ConfigError(f"--max_doc_chars must be positive, got {self.max_doc_chars}")
         unknown = set(self.passes) - {"sentence", "span"}
         if unknown or not self.passes:
             raise ConfigError(f"--passes takes 'sentence' and/or 'span', got {self.passes}")
@@ -397,8 +415,8 @@ class PublishConfig(CommonArgs):
     org: str | None = field(None, help="Hub user or organisation that owns the repos (required).")
     sizes: list[str] = field(
         ["all"],
-        help="Pretrain runs to publish (run names/slugs under <root>/pretrain/, or paths), or 'all'. For "
-        "`publish verify`: slugs or repo ids (default: every repo of the suite's Collection).",
+        help="Pretrain runs to publish (run names/slugs under <root>/pretrain/, or paths), 'all', or 'none' (only "
+        "--dataset). For `publish verify`: slugs or repo ids (default: every repo of the suite's Collection).",
     )
     dataset: bool = field(False, help="Also publish (or verify) the corpus dataset repo <org>/shrunk-corpus.")
     corpus: str = field("default", help="Corpus artifact for the dataset repo.")

@@ -182,3 +182,82 @@ def tiny_tokenizer():
     from hf_shrunk.tokenizer import train_tokenizer
 
     return train_tokenizer(synthetic_sentences(500), vocab_size=300, show_progress=False)
+
+
+# ------------------------------------------------------------------ GLUE summaries for card/publish tests
+
+GLUE_SPLITS_METRICS = {
+    "cola": {"validation": ["matthews_correlation"]},
+    "sst2": {"validation": ["accuracy"]},
+    "mrpc": {"validation": ["accuracy", "f1"]},
+    "qqp": {"validation": ["accuracy", "f1"]},
+    "stsb": {"validation": ["pearson", "spearmanr"]},
+    "mnli": {"validation_matched": ["accuracy"], "validation_mismatched": ["accuracy"]},
+    "qnli": {"validation": ["accuracy"]},
+    "rte": {"validation": ["accuracy"]},
+    "wnli": {"validation": ["accuracy"]},
+}
+
+
+def make_glue_summary(
+    run: str | None = "run",
+    tasks=("cola", "sst2", "mrpc", "stsb", "mnli"),
+    variants=("pretrained", "random-init"),
+    conditions=("filtered", "full"),
+    seeds=(0, 1, 2),
+    root: Path | None = None,
+) -> dict:
+    """A GLUE ``summary.json`` as `hf-shrunk glue` writes it (test fixture: made-up scores in the real schema).
+
+    Per-seed values are simple arithmetic of the indices; means and standard deviations are computed here with
+    ``statistics`` (not by hf_shrunk). With ``root``, it is also written to ``<root>/glue/<run>/summary.json``.
+    """
+    import json
+    import statistics
+
+    def stats(values):
+        return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+    out_variants = {}
+    for v, variant in enumerate(variants):
+        out_variants[variant] = {}
+        for c, condition in enumerate(conditions):
+            task_out, per_seed_scores = {}, []
+            for t, task in enumerate(tasks):
+                splits, seed_scores = {}, [[] for _ in seeds]
+                for split, metrics in GLUE_SPLITS_METRICS[task].items():
+                    splits[split] = {}
+                    for m, metric in enumerate(metrics):
+                        values = [0.8 - 0.2 * v - 0.05 * c - 0.03 * t - 0.01 * m + 0.01 * s for s in seeds]
+                        splits[split][metric] = stats(values)
+                        for i, value in enumerate(values):
+                            seed_scores[i].append(value)
+                scores = [statistics.fmean(vals) for vals in seed_scores]
+                per_seed_scores.append(scores)
+                task_out[task] = {
+                    "score": {**stats(scores), "seeds": list(seeds), "values": scores},
+                    "splits": splits,
+                    "n_train": 1000 + t,
+                    "n_eval": {split: 40 + 100 * c + t for split in GLUE_SPLITS_METRICS[task]},
+                }
+            aggregate_per_seed = [statistics.fmean(s[i] for s in per_seed_scores) for i in range(len(seeds))]
+            out_variants[variant][condition] = {
+                "aggregate": {**stats(aggregate_per_seed), "tasks": list(tasks)},
+                "tasks": task_out,
+            }
+    summary = {
+        "model": run,
+        "run": run,
+        "revision": None,
+        "perplexity": 12.5,
+        "hf_shrunk_version": "0.0.0-test",
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
+        "aggregate_definition": "mean over tasks of each task's main score; a task with two metrics uses their mean; "
+        "MNLI = mean of matched and mismatched accuracy",
+        "variants": out_variants,
+    }
+    if root is not None:
+        folder = Path(root) / "glue" / str(run)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

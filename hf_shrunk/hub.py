@@ -1,0 +1,122 @@
+"""Loading the published suite: sizes, repo ids, models, tokenizers, the corpus, and GLUE on a pushed checkpoint.
+
+    import hf_shrunk
+    hf_shrunk.list_sizes()                                    # the paper's 42 sizes, as slugs
+    model = hf_shrunk.load_model("factorized-e32-h32-i64-a8-l1", revision="step8000")
+    tokenizer = hf_shrunk.load_tokenizer("factorized-e32-h32-i64-a8-l1")
+    corpus = hf_shrunk.load_corpus(split="validation")
+
+Repos are ``<org>/shrunk-<slug>`` and ``<org>/shrunk-corpus`` (:mod:`hf_shrunk.publish` writes them). The org
+defaults to :data:`DEFAULT_ORG`, or ``$HF_SHRUNK_ORG`` when set (for a suite published elsewhere).
+
+Remote code: the factorized family (``model_type: shrunk_roberta``) is not in transformers. Its repos ship
+``modeling_shrunk.py`` so that ``AutoModelForMaskedLM.from_pretrained(repo, trust_remote_code=True)`` works where
+hf_shrunk is not installed. These functions register hf_shrunk's own classes with the Auto classes first, so they
+load every size without running code from the Hub and without ``trust_remote_code``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hf_shrunk.cards import DATASET_REPO_NAME, MODEL_REPO_PREFIX, model_repo_name
+
+DEFAULT_ORG = "hf-shrunk"  # the Hub organisation of the published suite
+ORG_ENV = "HF_SHRUNK_ORG"
+AUTO_CLASSES = {"mlm": "AutoModelForMaskedLM", "classification": "AutoModelForSequenceClassification"}
+FAMILY_PREFIXES = ("roberta-", "factorized-")
+
+
+def default_org() -> str:
+    """``$HF_SHRUNK_ORG`` if set, else :data:`DEFAULT_ORG`."""
+    return os.environ.get(ORG_ENV) or DEFAULT_ORG
+
+
+def list_sizes(grid: str = "paper") -> list[str]:
+    """Slugs of a grid's sizes (``"paper"``: the paper's 42 runs; ``"demo"``; or a grid YAML file)."""
+    from hf_shrunk.grid import load_grid
+
+    return [size.slug for size in load_grid(grid).sizes]
+
+
+def repo_id(size: str, org: str | None = None) -> str:
+    """The Hub repo of a size.
+
+    Args:
+        size (`str`): a slug (``factorized-e32-h32-i64-a8-l1``), a paper run name (``magic-bee-26``), a repo name
+            (``shrunk-...``) or a full repo id (``org/name``, returned as is).
+        org (`str`, *optional*): the owner; default :func:`default_org`.
+    """
+    if "/" in size:
+        return size
+    if size.startswith(MODEL_REPO_PREFIX):
+        name = size
+    elif size.startswith(FAMILY_PREFIXES):
+        name = model_repo_name(size)
+    else:
+        from hf_shrunk.grid import load_grid
+
+        name = model_repo_name(load_grid("paper").find(size).slug)  # a paper run name, or a helpful error
+    return f"{org or default_org()}/{name}"
+
+
+def _target(size_or_repo: str, org: str | None) -> str:
+    return size_or_repo if Path(size_or_repo).is_dir() else repo_id(size_or_repo, org)
+
+
+def load_model(
+    size_or_repo: str, revision: str | None = None, task: str = "mlm", org: str | None = None, **kwargs: Any
+) -> Any:
+    """A published model (or a local model folder) with transformers' Auto classes.
+
+    Args:
+        size_or_repo (`str`): see :func:`repo_id`; an existing local directory is loaded from disk.
+        revision (`str`, *optional*): a branch (``"step8000"``), tag or commit; default ``main`` (final weights).
+        task (`str`, defaults to `"mlm"`): ``"mlm"`` (``AutoModelForMaskedLM``) or ``"classification"``
+            (``AutoModelForSequenceClassification``; pass ``num_labels``).
+        org (`str`, *optional*): the owner; default :func:`default_org`.
+        **kwargs: passed to ``from_pretrained``.
+    """
+    if task not in AUTO_CLASSES:
+        from hf_shrunk.config import ConfigError
+
+        raise ConfigError(f"task must be one of {', '.join(AUTO_CLASSES)}, got {task!r}")
+    import transformers
+
+    from hf_shrunk.modeling import register_auto_classes
+
+    register_auto_classes()  # hf_shrunk's classes: no remote code needed for the factorized family
+    auto = getattr(transformers, AUTO_CLASSES[task])
+    return auto.from_pretrained(_target(size_or_repo, org), revision=revision, **kwargs)
+
+
+def load_tokenizer(size_or_repo: str, revision: str | None = None, org: str | None = None, **kwargs: Any) -> Any:
+    """The tokenizer of a published model (every size of a suite shares one), via ``AutoTokenizer``."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(_target(size_or_repo, org), revision=revision, **kwargs)
+
+
+def load_corpus(org: str | None = None, split: str | None = None, **kwargs: Any) -> Any:
+    """The pre-training corpus ``<org>/shrunk-corpus`` with ``datasets.load_dataset`` (a ``DatasetDict``, or one
+    ``Dataset`` with ``split``)."""
+    from datasets import load_dataset
+
+    return load_dataset(f"{org or default_org()}/{DATASET_REPO_NAME}", split=split, **kwargs)
+
+
+def evaluate_pushed(repo: str, revision: str | None = None, **glue_kwargs: Any) -> dict[str, Any]:
+    """Fine-tune and score a pushed checkpoint on GLUE (``hf_shrunk.glue.evaluate_model``); returns its summary.
+
+    Args:
+        repo (`str`): a repo id, ``repo@revision``, or anything :func:`repo_id` accepts.
+        revision (`str`, *optional*): branch, tag or commit (``"step8000"``).
+        **glue_kwargs: GLUE options (``tasks``, ``seeds``, ``condition``, ...; see ``hf-shrunk glue --help``).
+    """
+    from hf_shrunk.glue import evaluate_model
+
+    if revision is None and "@" in repo:
+        repo, revision = repo.rsplit("@", 1)
+    return evaluate_model(repo_id(repo), revision=revision, **glue_kwargs)
