@@ -442,3 +442,18 @@ class PublishConfig(CommonArgs):
         self.sizes = split_list(self.sizes) or ["all"]
         if self.org is not None and (not self.org.strip() or "/" in self.org):
             raise ConfigError(f"--org must be a Hub user or organisation name (no '/'), got {self.org!r}")
+
+
+@dataclasses.dataclass
+class DemoConfig:
+    root: str | None = field(None, help="Artifact root of the demo (default: $HF_SHRUNK_HOME/demo).")
+    sources: list[str] = field(["auto"], help="Corpus sources, as for `hf-shrunk corpus` (default: mirror, Hub, fallback).")
+    smoke: bool = field(False, help="A fast run through every stage with tiny budgets (CI).")
+    steps: int | None = field(None, help="Pretraining updates per size (default: 300; smoke: 16).")
+    glue_seeds: list[str] = field(["0", "1"], help="GLUE fine-tuning seeds (smoke: 0).")
+    glue_train_samples: int | None = field(1000, help="Cap on GLUE training examples per task (smoke: 64).")
+    glue_epochs: float = field(3.0, help="GLUE fine-tuning epochs (paper: 5; smoke: 1).")
+    org: str = field("hf-shrunk", help="Hub organisation written into the cards (and pushed to with --push).")
+    push: bool = field(False, help="Also publish to the Hub for real (needs a token with write access to --org).")
+    token: str | None = field(None, help="Hub token for --push (default: HF_TOKEN or `hf auth login`).")
+    overwrite: bool = field(False, help="Rebuild every stage instead of reusing finished ones.")

@@ -135,7 +135,7 @@ def test_publish_then_load_models_cards_and_corpus(fakehub, suite):
             (r.dataset_name.rsplit(" ", 1)[1], r.dataset_config, r.dataset_split, r.metric_type, r.metric_value)
             for r in results
         }
-        assert got == {(c, t, s, "pearsonr" if m == "pearson" else m, v) for c, t, s, m, v in want}
+        assert got == {(c, t, s, "pearsonr" if m == "pearson" else m, round(v, 4)) for c, t, s, m, v in want}
         assert all(r.dataset_type == "nyu-mll/glue" for r in results)
     dataset_files = set(fakehub.api.list_repo_files(f"{org}/shrunk-corpus", repo_type="dataset"))
     assert {"vocabulary/words.txt", "tokenizer/tokenizer.json", "filter_stats.json", "README.md"} <= dataset_files
