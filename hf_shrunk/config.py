@@ -447,7 +447,9 @@ class PublishConfig(CommonArgs):
 @dataclasses.dataclass
 class DemoConfig:
     root: str | None = field(None, help="Artifact root of the demo (default: $HF_SHRUNK_HOME/demo).")
-    sources: list[str] = field(["auto"], help="Corpus sources, as for `hf-shrunk corpus` (default: mirror, Hub, fallback).")
+    sources: list[str] = field(
+        ["auto"], help="Corpus sources, as for `hf-shrunk corpus` (default: mirror, Hub, fallback)."
+    )
     smoke: bool = field(False, help="A fast run through every stage with tiny budgets (CI).")
     steps: int | None = field(None, help="Pretraining updates per size (default: 300; smoke: 16).")
     glue_seeds: list[str] = field(["0", "1"], help="GLUE fine-tuning seeds (smoke: 0).")
