@@ -9,18 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-# task -> (display name, what the task tests, how its main score is formed: PAPER.md §7)
-GLUE_TASKS: dict[str, tuple[str, str, str]] = {
-    "cola": ("CoLA", "Acceptability", "Matthews corr."),
-    "sst2": ("SST-2", "Sentiment", "accuracy"),
-    "mrpc": ("MRPC", "Paraphrase", "mean of accuracy and F1"),
-    "qqp": ("QQP", "Paraphrase", "mean of accuracy and F1"),
-    "stsb": ("STS-B", "Semantic similarity", "mean of Pearson and Spearman"),
-    "mnli": ("MNLI", "Natural language inference", "mean of matched and mismatched accuracy"),
-    "qnli": ("QNLI", "Natural language inference", "accuracy"),
-    "rte": ("RTE", "Natural language inference", "accuracy"),
-    "wnli": ("WNLI", "Natural language inference", "accuracy"),
-}
+from hf_shrunk.sources_glue import GLUE_TASKS  # the one task table: names, categories, metrics, splits
+
 CONDITIONS = {"filtered": "vocabulary-filtered", "full": "full"}
 VARIANTS = {"pretrained": "pretrained", "random-init": "random init"}
 SPLIT_SUFFIX = {"validation_matched": "-m", "validation_mismatched": "-mm"}
@@ -46,7 +36,22 @@ def _tasks_in_order(names) -> list[str]:
 
 def display_name(task: str, split: str | None = None) -> str:
     """``("mnli", "validation_matched")`` -> ``"MNLI-m"``."""
-    return GLUE_TASKS.get(task, (task.upper(),))[0] + SPLIT_SUFFIX.get(split or "", "")
+    name = GLUE_TASKS[task].display_name if task in GLUE_TASKS else task.upper()
+    return name + SPLIT_SUFFIX.get(split or "", "")
+
+
+def score_description(task: str) -> str:
+    """How a task's main score is formed (PAPER.md §7): ``"mean of accuracy and F1"``, ``"Matthews corr."``, ..."""
+    info = GLUE_TASKS.get(task)
+    if info is None:
+        return "score"
+    labels = [
+        {"Accuracy": "accuracy", "Matthews correlation": "Matthews corr."}.get(label, label)
+        for label in (METRICS.get(m, (m, m))[1] for m in info.metrics)
+    ]
+    if len(info.eval_splits) > 1:
+        return f"mean of matched and mismatched {labels[0]}"
+    return f"mean of {labels[0]} and {labels[1]}" if len(labels) > 1 else labels[0]
 
 
 def score_cell(stats: dict[str, Any] | None) -> str:
@@ -65,7 +70,7 @@ def glue_tables(summary: dict[str, Any]) -> dict[str, Any]:
     for task in tasks:
         cells = [score_cell((_condition(summary, v, c)["tasks"].get(task) or {}).get("score")) for c, v in columns]
         n_eval = [_n_eval(summary, cond, task) for cond in CONDITIONS]
-        score = GLUE_TASKS.get(task, ("", "", "score"))[2]
+        score = score_description(task)
         rows.append({"task": display_name(task), "score": score, "cells": cells, "n_eval": n_eval})
     aggregates = [_condition(summary, v, c).get("aggregate") or {} for c, v in columns]
     task_sets = {tuple(a.get("tasks") or ()) for a in aggregates}
@@ -140,7 +145,7 @@ def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
                     results.append(
                         ConditionResult(
                             task_type="text-classification",  # the Hub's task for GLUE, STS-B regression included
-                            task_name=GLUE_TASKS.get(task, ("", task))[1],
+                            task_name=GLUE_TASKS[task].category if task in GLUE_TASKS else task,
                             dataset_type=GLUE_DATASET,
                             dataset_name=f"GLUE {display_name(task, split)} ({label})",
                             dataset_config=task,

@@ -5,44 +5,17 @@ condition keeps an example only if every word of its text is in the vocabulary (
 ``hf_shrunk.vocab``). Text is fed lower-cased, as the models were trained (the paper fed it cased).
 """
 
-import dataclasses
 import hashlib
 import os
 import shutil
 from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, fingerprint
+from hf_shrunk.sources_glue import GLUE_TASKS, GlueTask
 
-
-@dataclasses.dataclass(frozen=True)
-class GlueTask:
-    """One GLUE task: its text fields, label count (1 = regression), metrics and evaluation splits."""
-
-    name: str
-    text_fields: tuple[str, ...]
-    num_labels: int
-    metrics: tuple[str, ...]
-    eval_splits: tuple[str, ...] = ("validation",)
-
-    @property
-    def is_regression(self) -> bool:
-        return self.num_labels == 1
-
-
-TASKS: dict[str, GlueTask] = {
-    task.name: task
-    for task in (
-        GlueTask("cola", ("sentence",), 2, ("matthews_correlation",)),
-        GlueTask("sst2", ("sentence",), 2, ("accuracy",)),
-        GlueTask("mrpc", ("sentence1", "sentence2"), 2, ("accuracy", "f1")),
-        GlueTask("qqp", ("question1", "question2"), 2, ("accuracy", "f1")),
-        GlueTask("stsb", ("sentence1", "sentence2"), 1, ("pearson", "spearmanr")),
-        GlueTask("mnli", ("premise", "hypothesis"), 3, ("accuracy",), ("validation_matched", "validation_mismatched")),
-        GlueTask("qnli", ("question", "sentence"), 2, ("accuracy",)),
-        GlueTask("rte", ("sentence1", "sentence2"), 2, ("accuracy",)),
-        GlueTask("wnli", ("sentence1", "sentence2"), 2, ("accuracy",)),
-    )
-}
+# The one task table lives in hf_shrunk.sources_glue (fields, labels, splits, metrics); the GLUE stage scores the
+# nine tasks that have a training split (AX is a test-only diagnostic).
+TASKS: dict[str, GlueTask] = {name: task for name, task in GLUE_TASKS.items() if "train" in task.split_files}
 
 AGGREGATE_DEFINITION = (
     "GLUE score = mean over the tasks scored of each task's main score; a task with two metrics (MRPC, QQP: "

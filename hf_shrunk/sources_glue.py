@@ -37,7 +37,8 @@ _MNLI_FILES = {
 
 @dataclass(frozen=True)
 class GlueTask:
-    """One GLUE task: its Hub text fields, label names (``None`` = regression), TSV folder and TSV columns."""
+    """One GLUE task — the project's single task table (as run_glue.py's ``task_to_keys``): Hub text fields, label
+    names (``None`` = regression), TSV folder and columns, splits, and the metrics it is scored with (PAPER.md §7)."""
 
     name: str
     tsv_dir: str
@@ -45,24 +46,45 @@ class GlueTask:
     label_names: tuple[str, ...] | None
     tsv_columns: dict[str, str] = field(default_factory=dict)  # Hub field -> TSV header name
     split_files: dict[str, str] = field(default_factory=lambda: dict(_SPLIT_FILES))
+    metrics: tuple[str, ...] = ("accuracy",)
+    display: str = ""  # name shown in cards; default: the GLUE folder name ("SST-2")
+    category: str = "Natural language inference"  # what the task tests (model cards)
 
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(self.split_files)
+
+    @property
+    def display_name(self) -> str:
+        return self.display or self.tsv_dir
+
+    @property
+    def eval_splits(self) -> tuple[str, ...]:
+        """The dev splits scored by the GLUE stage (MNLI: matched and mismatched)."""
+        return tuple(s for s in self.split_files if s.startswith("validation"))
+
+    @property
+    def num_labels(self) -> int:
+        return 1 if self.label_names is None else len(self.label_names)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.label_names is None
 
 
 _NLI = ("entailment", "not_entailment")
 GLUE_TASKS: dict[str, GlueTask] = {
     t.name: t
     for t in [
-        GlueTask("cola", "CoLA", ("sentence",), ("unacceptable", "acceptable"), {"sentence": "sentence"}),
-        GlueTask("sst2", "SST-2", ("sentence",), ("negative", "positive"), {"sentence": "sentence", "label": "label"}),
+        GlueTask("cola", "CoLA", ("sentence",), ("unacceptable", "acceptable"), {"sentence": "sentence"},
+                 metrics=("matthews_correlation",), category="Acceptability"),
+        GlueTask("sst2", "SST-2", ("sentence",), ("negative", "positive"), {"sentence": "sentence", "label": "label"}, category="Sentiment"),
         GlueTask("mrpc", "MRPC", ("sentence1", "sentence2"), ("not_equivalent", "equivalent"),
-                 {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}),
+                 {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}, metrics=("accuracy", "f1"), category="Paraphrase"),
         GlueTask("qqp", "QQP", ("question1", "question2"), ("not_duplicate", "duplicate"),
-                 {"question1": "question1", "question2": "question2", "label": "is_duplicate"}),
+                 {"question1": "question1", "question2": "question2", "label": "is_duplicate"}, metrics=("accuracy", "f1"), category="Paraphrase"),
         GlueTask("stsb", "STS-B", ("sentence1", "sentence2"), None,
-                 {"sentence1": "sentence1", "sentence2": "sentence2", "label": "score"}),
+                 {"sentence1": "sentence1", "sentence2": "sentence2", "label": "score"}, metrics=("pearson", "spearmanr"), category="Semantic similarity"),
         GlueTask("mnli", "MNLI", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
                  {"premise": "sentence1", "hypothesis": "sentence2", "label": "gold_label"}, dict(_MNLI_FILES)),
         GlueTask("qnli", "QNLI", ("question", "sentence"), _NLI,
@@ -72,7 +94,7 @@ GLUE_TASKS: dict[str, GlueTask] = {
         GlueTask("wnli", "WNLI", ("sentence1", "sentence2"), ("not_entailment", "entailment"),
                  {"sentence1": "sentence1", "sentence2": "sentence2", "label": "label"}),
         GlueTask("ax", "diagnostic", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
-                 {"premise": "sentence1", "hypothesis": "sentence2"}, {"test": "diagnostic.tsv"}),
+                 {"premise": "sentence1", "hypothesis": "sentence2"}, {"test": "diagnostic.tsv"}, display="AX", category="Diagnostic"),
     ]
 }  # fmt: skip
 
