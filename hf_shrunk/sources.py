@@ -33,9 +33,10 @@ logger = logging.getLogger(__name__)
 
 TIERS = ("explicit", "mirror", "hub", "fallback")
 DATA_DIR_ENV = "HF_SHRUNK_DATA_DIR"
-DEFAULT_VOCAB_REPO = "hf-shrunk/aochildes-vocabulary"  # our dataset repo with the paper's CSV
+DEFAULT_VOCAB_REPO = "hf-shrunk/shrunk-corpus"  # our corpus dataset repo; `hf-shrunk publish --dataset` ships the CSV
 VOCAB_REPO_ENV = "HF_SHRUNK_VOCAB_REPO"
 VOCAB_FILENAME = "aochildes_word_frequency.csv"
+VOCAB_HUB_PATH = f"vocabulary/{VOCAB_FILENAME}"  # where publish_dataset puts it in the corpus repo
 FALLBACK_VOCAB = "wordfreq:21000"
 GLUE_REPO = "nyu-mll/glue"
 CONSTRAINED_REPO = "text-machine-lab/constrained_language"
@@ -144,11 +145,11 @@ def resolve_vocab(spec: str = "auto", data_dir: str | os.PathLike | None = None)
         from huggingface_hub import hf_hub_download
 
         try:
-            path = hf_hub_download(vocab_repo(), VOCAB_FILENAME, repo_type="dataset")
+            path = hf_hub_download(vocab_repo(), VOCAB_HUB_PATH, repo_type="dataset")
         except hub_errors() as e:
-            reason = f"{vocab_repo()}/{VOCAB_FILENAME}: {type(e).__name__}"
+            reason = f"{vocab_repo()}/{VOCAB_HUB_PATH}: {type(e).__name__}"
         else:
-            return done(load_vocab(path), "hub", f"hf://datasets/{vocab_repo()}/{VOCAB_FILENAME}")
+            return done(load_vocab(path), "hub", f"hf://datasets/{vocab_repo()}/{VOCAB_HUB_PATH}")
     logger.warning(
         "vocabulary: no mirror (%s unset or without vocab/) and no Hub (%s); using %s",
         DATA_DIR_ENV,

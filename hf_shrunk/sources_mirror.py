@@ -35,6 +35,7 @@ from hf_shrunk.sources import (
     DEFAULT_VOCAB_REPO,
     GLUE_REPO,
     VOCAB_FILENAME,
+    VOCAB_HUB_PATH,
     MissingDataError,
     hub_errors,
     hub_unavailable,
@@ -119,9 +120,9 @@ def _mirror_vocab(to: Path, repo: str, overwrite: bool, record: dict) -> list[Pa
     final = to / "vocab" / VOCAB_FILENAME
     if final.is_file() and not overwrite:
         return []
-    src = _hub_call(f"{repo}/{VOCAB_FILENAME}", lambda: hf_hub_download(repo, VOCAB_FILENAME, repo_type="dataset"))
+    src = _hub_call(f"{repo}/{VOCAB_HUB_PATH}", lambda: hf_hub_download(repo, VOCAB_HUB_PATH, repo_type="dataset"))
     _write_atomic(final, lambda tmp: shutil.copyfile(src, tmp))
-    record[str(final.relative_to(to))] = {"repo": repo, "file": VOCAB_FILENAME}
+    record[str(final.relative_to(to))] = {"repo": repo, "file": VOCAB_HUB_PATH}
     return [final]
 
 
@@ -280,7 +281,7 @@ def cli(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "--max-docs", type=int, default=None, help="Rows per corpus source (streamed sources need it)."
     )
     mirror.add_argument("--text-column", default="text", help="Text column of streamed raw sources.")
-    mirror.add_argument("--vocab-repo", default=None, help=f"Hub dataset repo holding {VOCAB_FILENAME}.")
+    mirror.add_argument("--vocab-repo", default=None, help=f"Hub dataset repo holding {VOCAB_HUB_PATH}.")
     mirror.add_argument("--overwrite", action="store_true", help="Download files that already exist again.")
     status = sub.add_parser("status", help="Show where each input would come from (downloads nothing).")
     status.add_argument("--data-dir", default=None, help=f"Mirror folder instead of ${DATA_DIR_ENV}.")

@@ -261,3 +261,36 @@ def make_glue_summary(
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def write_glue_task(folder: Path, task: str, rows: dict[str, list[dict]]) -> None:
+    """Write ``rows`` per split as ``folder/task/<split>.parquet`` in the nyu-mll/glue schema."""
+    import datasets
+
+    from hf_shrunk.sources_glue import glue_features
+
+    features = glue_features(task)
+    (folder / task).mkdir(parents=True, exist_ok=True)
+    for split, items in rows.items():
+        columns = {name: [r[name] for r in items] for name in features if name != "idx"}
+        columns["idx"] = list(range(len(items)))
+        datasets.Dataset.from_dict(columns, features=features).to_parquet(str(folder / task / f"{split}.parquet"))
+
+
+def make_glue_dir(folder: Path) -> Path:
+    """A small GLUE folder in the nyu-mll/glue schema: learnable SST-2 (label = 'happy' in the sentence), MRPC and
+    STS-B pairs, and an RTE whose every example has an out-of-vocabulary word (filtered condition empty)."""
+    import random
+
+    rng = random.Random(0)
+    sents = synthetic_sentences(400, seed=3)
+    sst2 = [{"sentence": s, "label": int("happy" in s)} for s in sents]
+    write_glue_task(folder, "sst2", {"train": sst2[:300], "validation": sst2[300:]})
+    pairs = [(a, b if rng.random() < 0.5 else a) for a, b in zip(sents[::2], sents[1::2], strict=True)]
+    mrpc = [{"sentence1": a, "sentence2": b, "label": int(a == b)} for a, b in pairs]
+    write_glue_task(folder, "mrpc", {"train": mrpc[:150], "validation": mrpc[150:]})
+    stsb = [{"sentence1": a, "sentence2": b, "label": 5.0 if a == b else rng.random() * 2} for a, b in pairs]
+    write_glue_task(folder, "stsb", {"train": stsb[:150], "validation": stsb[150:]})
+    rte = [{"sentence1": f"zyxwvut {s}", "sentence2": s, "label": i % 2} for i, s in enumerate(sents[:60])]
+    write_glue_task(folder, "rte", {"train": rte[:40], "validation": rte[40:]})
+    return folder

@@ -1,10 +1,9 @@
 """The GLUE stage: model resolution, task selection, filtering, fine-tuning, results, summary (PAPER.md §7)."""
 
 import json
-import random
 
 import pytest
-from conftest import make_corpus_artifact, synthetic_sentences
+from conftest import make_corpus_artifact, make_glue_dir
 
 from hf_shrunk.config import CONFIG_DIR, ConfigError, GlueConfig, UserError
 from hf_shrunk.glue import resolve_model, result_path, run_glue, selected_tasks, summarize
@@ -26,36 +25,9 @@ def trained_root(tmp_path_factory):
     return root
 
 
-def _write_task(folder, task, rows):
-    import datasets
-
-    from hf_shrunk.sources_glue import glue_features
-
-    features = glue_features(task)
-    (folder / task).mkdir(parents=True, exist_ok=True)
-    for split, items in rows.items():
-        columns = {name: [r[name] for r in items] for name in features if name != "idx"}
-        columns["idx"] = list(range(len(items)))
-        datasets.Dataset.from_dict(columns, features=features).to_parquet(str(folder / task / f"{split}.parquet"))
-
-
 @pytest.fixture(scope="module")
 def glue_dir(tmp_path_factory):
-    """A small GLUE folder in the nyu-mll/glue schema: learnable SST-2 (label = 'happy' in the sentence), MRPC and
-    STS-B pairs, and an RTE whose every example has an out-of-vocabulary word (filtered condition empty)."""
-    folder = tmp_path_factory.mktemp("gluedata")
-    rng = random.Random(0)
-    sents = synthetic_sentences(400, seed=3)
-    sst2 = [{"sentence": s, "label": int("happy" in s)} for s in sents]
-    _write_task(folder, "sst2", {"train": sst2[:300], "validation": sst2[300:]})
-    pairs = [(a, b if rng.random() < 0.5 else a) for a, b in zip(sents[::2], sents[1::2], strict=True)]
-    mrpc = [{"sentence1": a, "sentence2": b, "label": int(a == b)} for a, b in pairs]
-    _write_task(folder, "mrpc", {"train": mrpc[:150], "validation": mrpc[150:]})
-    stsb = [{"sentence1": a, "sentence2": b, "label": 5.0 if a == b else rng.random() * 2} for a, b in pairs]
-    _write_task(folder, "stsb", {"train": stsb[:150], "validation": stsb[150:]})
-    rte = [{"sentence1": f"zyxwvut {s}", "sentence2": s, "label": i % 2} for i, s in enumerate(sents[:60])]
-    _write_task(folder, "rte", {"train": rte[:40], "validation": rte[40:]})
-    return folder
+    return make_glue_dir(tmp_path_factory.mktemp("gluedata"))
 
 
 def test_resolve_model_kinds(trained_root, tmp_path):

@@ -376,13 +376,35 @@ def test_repo_ids_and_sizes():
     assert repo_id("someone/any-repo") == "someone/any-repo"
 
 
-def test_evaluate_pushed_delegates_to_glue(monkeypatch):
-    glue = pytest.importorskip("hf_shrunk.glue", reason="hf_shrunk.glue (the GLUE stage) is not written yet")
-    calls = []
-    monkeypatch.setattr(
-        glue, "evaluate_model", lambda model, revision=None, **kw: calls.append((model, revision, kw)) or {}
-    )
+def test_glue_scores_a_pushed_checkpoint(fakehub, suite, tmp_path, capsys):
+    """`hf-shrunk glue <org>/<repo>@step{N}` and `hub.evaluate_pushed` download the branch and score it."""
+    from conftest import make_glue_dir
+
+    from hf_shrunk.glue import main as glue_main
     from hf_shrunk.hub import evaluate_pushed
 
-    evaluate_pushed("me/shrunk-x@step8", tasks=["sst2"])
-    assert calls == [("me/shrunk-x", "step8", {"tasks": ["sst2"]})]
+    org = fakehub.org
+    assert publish(suite, org) == 0
+    data = make_glue_dir(tmp_path / "glue_data")
+    repo = f"{org}/shrunk-{FACTORIZED}"
+    common = ["--root", str(tmp_path), "--data_dir", str(data), "--tasks", "sst2", "--seeds", "0", "--num_epochs", "1"]
+    assert glue_main([f"{repo}@step4", *common, "--condition", "full"]) == 0
+    assert "GLUE for " + f"{repo}@step4" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "glue" / f"{org}--shrunk-{FACTORIZED}@step4" / "summary.json").read_text())
+    assert summary["revision"] == "step4" and summary["model"] == f"{repo}@step4"
+    assert summary["variants"]["pretrained"]["full"]["tasks"]["sst2"]["n_eval"] == {"validation": 100}
+    # the branch really was downloaded: its weights sit in this test's fresh cache
+    cached = list((fakehub.home / "hub").rglob("model.safetensors"))
+    step4 = (suite / "pretrain" / FACTORIZED / "snapshots" / "step4" / "model.safetensors").read_bytes()
+    assert any(p.read_bytes() == step4 for p in cached)
+    again = evaluate_pushed(
+        repo,
+        revision="step4",
+        root=str(tmp_path),
+        data_dir=str(data),
+        tasks=["sst2"],
+        seeds=["0"],
+        condition="full",
+        num_epochs=1.0,
+    )
+    assert again["variants"] == summary["variants"]  # same results folder: nothing re-scored
