@@ -237,6 +237,30 @@ def staged_output(final: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def save_cached_dataset(dataset: Any, folder: str | os.PathLike) -> Any:
+    """``save_to_disk`` into a temporary sibling, renamed into place, and load it back (memory-mapped).
+
+    For caches keyed by content: if another process finished the same cache first, its (identical) copy is kept.
+    """
+    import datasets
+
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    dataset.save_to_disk(str(tmp))
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        if not is_cached_dataset(folder):
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return datasets.load_from_disk(str(folder))
+
+
+def is_cached_dataset(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / "dataset_dict.json").is_file()
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)

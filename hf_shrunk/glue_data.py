@@ -7,10 +7,9 @@ condition keeps an example only if every word of its text is in the vocabulary (
 
 import hashlib
 import os
-import shutil
 from typing import Any
 
-from hf_shrunk.artifacts import artifact_root, fingerprint
+from hf_shrunk.artifacts import artifact_root, fingerprint, is_cached_dataset, save_cached_dataset
 from hf_shrunk.sources_glue import GLUE_TASKS, GlueTask
 
 # The one task table lives in hf_shrunk.sources_glue (fields, labels, splits, metrics); the GLUE stage scores the
@@ -20,7 +19,8 @@ TASKS: dict[str, GlueTask] = {name: task for name, task in GLUE_TASKS.items() if
 AGGREGATE_DEFINITION = (
     "GLUE score = mean over the tasks scored of each task's main score; a task with two metrics (MRPC, QQP: "
     "accuracy and F1; STS-B: Pearson and Spearman) uses their mean; MNLI uses the mean of matched and mismatched "
-    "accuracy; CoLA uses the Matthews correlation. Reported as mean ± std over fine-tuning seeds."
+    "accuracy; CoLA uses the Matthews correlation. A correlation left undefined by constant predictions counts as 0. "
+    "Reported as mean ± std over fine-tuning seeds."
 )
 
 
@@ -87,7 +87,7 @@ def tokenized_task(
         }
     )
     cache = artifact_root(root) / "cache" / "glue" / key
-    if (cache / "dataset_dict.json").is_file():
+    if is_cached_dataset(cache):
         return datasets.load_from_disk(str(cache))
     kept = filter_condition(splits, task, condition, vocab)
     out = {}
@@ -110,11 +110,4 @@ def tokenized_task(
         if split != "train" and len(tokenized):
             tokenized = tokenized.sort("length")
         out[split] = tokenized
-    result = datasets.DatasetDict(out)
-    tmp = cache.with_name(cache.name + f".tmp-{os.getpid()}")
-    result.save_to_disk(str(tmp))
-    try:
-        os.replace(tmp, cache)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return datasets.load_from_disk(str(cache))
+    return save_cached_dataset(datasets.DatasetDict(out), cache)

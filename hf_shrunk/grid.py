@@ -260,6 +260,21 @@ def format_table(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: Sequence[dict]) -> str:
+    lines = [
+        "| slug | paper run | E | H | I | heads (requested) | L | parameters | embedding | non-embedding | FLOPs/seq (paper) | FLOPs/seq (corrected) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in rows:
+        heads = f"{r['A']} ({r['A_requested']})" if r["A"] != r["A_requested"] else str(r["A"])
+        lines.append(
+            f"| `{r['slug']}` | {r['run'] or ''} | {r['E']} | {r['H']} | {r['I']} | {heads} | {r['L']} | "
+            f"{r['params_total']:,} | {r['params_embedding']:,} | {r['params_non_embedding']:,} | "
+            f"{r['flops_paper']:.3g} | {r['flops_corrected']:.3g} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     (cfg,) = parse_config(
         [SizesConfig],
@@ -273,6 +288,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     rows = size_table(grid, cfg.vocab_size)
     if cfg.json:
         print(json.dumps(rows, indent=2))
+    elif cfg.markdown:
+        print(format_markdown(rows))
     else:
         print(f"grid {grid.name} ({len(rows)} sizes, vocab {rows[0]['vocab_size']:,}; {grid.source})")
         print(format_table(rows))

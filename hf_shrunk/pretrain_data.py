@@ -11,13 +11,12 @@ every evaluation scores the same positions.
 """
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hf_shrunk.artifacts import artifact_root, fingerprint
+from hf_shrunk.artifacts import artifact_root, fingerprint, is_cached_dataset, save_cached_dataset
 
 EVAL_MASK_SEED = 1234
 _SEED_STRIDE = 1_000_003  # a prime: (epoch, index) pairs map to distinct seeds for any realistic corpus
@@ -151,7 +150,7 @@ def tokenize_corpus(
     """Tokenized ``train`` and pre-masked ``validation`` splits, built once and reused from ``cache_dir``."""
     import datasets
 
-    if (cache_dir / "dataset_dict.json").is_file():
+    if is_cached_dataset(cache_dir):
         return datasets.load_from_disk(str(cache_dir))
     corpus = datasets.load_from_disk(str(corpus_dir))
     fn = _tokenize_packed if pack else _tokenize_padded
@@ -170,13 +169,4 @@ def tokenize_corpus(
         )
     if "validation" in out:
         out["validation"] = premask(out["validation"], tokenizer, mask_config or {})
-    tokenized = datasets.DatasetDict(out)
-    tmp = cache_dir.with_name(cache_dir.name + f".tmp-{os.getpid()}")
-    tokenized.save_to_disk(str(tmp))
-    try:
-        os.replace(tmp, cache_dir)
-    except OSError:
-        if not (cache_dir / "dataset_dict.json").is_file():
-            raise
-        shutil.rmtree(tmp)  # another run built the same cache meanwhile; its copy is identical
-    return datasets.load_from_disk(str(cache_dir))
+    return save_cached_dataset(datasets.DatasetDict(out), cache_dir)

@@ -131,6 +131,9 @@ pytest_plugins = ["fakehub.fixtures"]
 
 # ------------------------------------------------------------------ tiny hermetic fixtures shared by stage tests
 
+# Sizes the stage tests train (independent of the demo grid, which is tuned for the demo's time budget).
+TEST_GRID = Path(__file__).parent / "grid_test.yaml"
+
 _NOUNS = "cat dog bird fish cow horse duck frog bear mouse girl boy mom dad baby ball tree house car boat".split()
 _ADJS = "big little red blue happy sad old new soft loud".split()
 _VERBS = "sees likes wants finds eats takes has gets makes loves".split()

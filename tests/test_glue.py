@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import make_corpus_artifact, make_glue_dir
+from conftest import TEST_GRID, make_corpus_artifact, make_glue_dir
 
 from hf_shrunk.config import CONFIG_DIR, ConfigError, GlueConfig, UserError
 from hf_shrunk.glue import resolve_model, result_path, run_glue, selected_tasks, summarize
@@ -18,7 +18,7 @@ def trained_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("glue")
     make_corpus_artifact(root, n_train=800, n_eval=80)
     assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
-    args = ["--root", str(root), "--grid", "demo", "--size", "factorized-e32-h32-i128-a4-l2", "--config",
+    args = ["--root", str(root), "--grid", str(TEST_GRID), "--size", "factorized-e32-h32-i128-a4-l2", "--config",
             str(CONFIG_DIR / "pretrain_demo.yaml"), "--effective_batch_size", "16", "--max_steps", "6",
             "--eval_steps", "3", "--save_steps", "3", "--eval_max_sequences", "32", "--disable_tqdm", "true"]  # fmt: skip
     assert pretrain_main(args) == 0
@@ -55,6 +55,16 @@ def test_task_selection():
         selected_tasks(["mnli"], ["sst2"])
     with pytest.raises(ConfigError, match="unknown GLUE task"):
         selected_tasks(["squad"], ["sst2"])
+
+
+def test_undefined_correlations_count_as_zero():
+    from hf_shrunk.glue import finite_metrics
+    from hf_shrunk.metrics import load_glue_metric
+
+    values = load_glue_metric("stsb").compute(predictions=[1.0, 1.0, 1.0], references=[0.5, 2.0, 4.0])
+    assert all(v != v for v in values.values())  # scipy: NaN for a constant input
+    assert finite_metrics(values) == ({"pearson": 0.0, "spearmanr": 0.0}, ["pearson", "spearmanr"])
+    assert finite_metrics({"accuracy": 0.5}) == ({"accuracy": 0.5}, [])
 
 
 def test_summary_math():

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import make_corpus_artifact, subprocess_env
+from conftest import TEST_GRID, make_corpus_artifact, subprocess_env
 from safetensors.torch import load_file
 
 from hf_shrunk.artifacts import ArtifactError, Manifest
@@ -33,7 +33,7 @@ def root(tmp_path_factory):
 
 def args_for(root, name, *extra):
     return [
-        "--root", str(root), "--grid", "demo", "--size", SLUG, "--name", name,
+        "--root", str(root), "--grid", str(TEST_GRID), "--size", SLUG, "--name", name,
         "--config", str(CONFIG_DIR / "pretrain_demo.yaml"),
         "--effective_batch_size", "16", "--micro_batch_size", "8",
         "--max_steps", "12", "--eval_steps", "4", "--save_steps", "4", "--eval_max_sequences", "64",
@@ -51,7 +51,7 @@ def test_run_folder_and_records(run):
     manifest = Manifest.read(run)
     assert manifest.extra["slug"] == SLUG
     metrics = json.loads((run / "metrics.json").read_text())
-    size = load_grid("demo").find(SLUG)
+    size = load_grid(str(TEST_GRID)).find(SLUG)
     vocab = metrics["dims"]["V"]
     assert vocab == 310  # len(tokenizer) + 10, as the paper's 19,000 + 10
     assert metrics["params"] == metrics["params_closed_form"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_glue_summary, synthetic_sentences
+from conftest import TEST_GRID, make_glue_summary, synthetic_sentences
 
 from hf_shrunk.config import CONFIG_DIR
 from hf_shrunk.publish import HubAuthError, HubPermissionError, MissingResultsError
@@ -68,12 +68,10 @@ def suite(tmp_path_factory):
     root = tmp_path_factory.mktemp("suite")
     make_corpus(root)
     assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
-    grid = root / "grid_tiny.yaml"
-    grid.write_text("name: tiny\nsizes:\n  - {family: roberta, E: 32, H: 32, I: 64, heads: 2, L: 1}\n")
     common = ["--root", str(root), "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--max_steps", "8"]
     common += ["--eval_steps", "4", "--save_steps", "4", "--eval_max_sequences", "32", "--report_to", "none"]
-    assert pretrain_main(common + ["--grid", "demo", "--size", FACTORIZED]) == 0
-    assert pretrain_main(common + ["--grid", str(grid), "--size", ROBERTA]) == 0
+    assert pretrain_main(common + ["--grid", str(TEST_GRID), "--size", FACTORIZED]) == 0
+    assert pretrain_main(common + ["--grid", str(TEST_GRID), "--size", ROBERTA]) == 0
     for run in (FACTORIZED, ROBERTA):
         make_glue_summary(run, root=root)
     return root

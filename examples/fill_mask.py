@@ -1,0 +1,34 @@
+"""Fill in masked words with a published hf_shrunk model (the Hub or a local `hf-shrunk publish --to_dir` folder).
+
+python examples/fill_mask.py hf-shrunk/shrunk-roberta-h256-i1024-a8-l8
+python examples/fill_mask.py ~/.cache/hf_shrunk/demo/publish/models/shrunk-roberta-h256-i1024-a8-l4/main
+python examples/fill_mask.py hf-shrunk/shrunk-roberta-h256-i1024-a8-l8 --revision step8000
+"""
+
+import argparse
+
+from transformers import pipeline
+
+import hf_shrunk  # noqa: F401 - registers the factorized family, so no remote code is needed
+
+SENTENCES = [
+    "the little dog <mask> the ball .",
+    "we went to the <mask> to buy some milk .",
+    "she put on her coat because it was <mask> outside .",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="Hub repo id or local folder with config.json, weights and tokenizer")
+    parser.add_argument("--revision", default=None, help="Hub branch, e.g. step8000 (an intermediate checkpoint)")
+    parser.add_argument("--top_k", type=int, default=5)
+    args = parser.parse_args()
+    fill = pipeline("fill-mask", model=args.model, revision=args.revision, top_k=args.top_k)
+    for sentence in SENTENCES:
+        guesses = ", ".join(f"{p['token_str'].strip()} ({p['score']:.2f})" for p in fill(sentence))
+        print(f"{sentence}\n  -> {guesses}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""``hf-shrunk demo``: the whole study in miniature on a CPU, from raw text to a publish-ready folder.
+
+corpus (mirror -> Hub -> offline fallback) -> tokenizer (8,000 tokens) -> the demo grid (three sizes, both
+families, ~10x in parameters) -> GLUE on every task the data source has (filtered and full, pretrained vs random
+init) -> scaling fit and plots -> model and dataset cards -> ``publish --to_dir`` (exactly what would be pushed).
+Every stage reuses finished work, so Ctrl-C and running the command again continues where it stopped.
+"""
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hf_shrunk.artifacts import artifact_root, read_json, write_json
+from hf_shrunk.config import CONFIG_DIR, ConfigError, DemoConfig, FitConfig, GlueConfig, parse_config
+
+DEMO_VOCAB = 8_000
+DEFAULT_STEPS, SMOKE_STEPS = 1000, 16
+
+
+class Stages:
+    """Numbered, timed stage banners."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.start, self.times = total, 0, time.perf_counter(), {}
+
+    def run(self, title: str, fn: Callable[[], Any]) -> Any:
+        self.done += 1
+        began = time.perf_counter()
+        print(f"\n=== [{self.done}/{self.total}] {title}  (t+{began - self.start:,.0f}s)", flush=True)
+        result = fn()
+        self.times[title] = time.perf_counter() - began
+        return result
+
+
+def _corpus_args(cfg: DemoConfig, root: str) -> list[str]:
+    args = [
+        "--root",
+        root,
+        "--name",
+        "demo",
+        "--sources",
+        *cfg.sources,
+        "--validation_size",
+        "1000",
+        "--test_size",
+        "1000",
+    ]
+    if cfg.smoke:
+        args += ["--max_docs", "3000"]
+    return args + (["--overwrite"] if cfg.overwrite else [])
+
+
+def _pretrain_args(cfg: DemoConfig, root: str, slug: str) -> list[str]:
+    steps = cfg.steps or (SMOKE_STEPS if cfg.smoke else DEFAULT_STEPS)
+    args = ["--root", root, "--grid", "demo", "--size", slug, "--corpus", "demo", "--tokenizer", "demo"]
+    args += [
+        "--config",
+        str(CONFIG_DIR / "pretrain_demo.yaml"),
+        "--max_steps",
+        str(steps),
+        "--resume",
+        "--disable_tqdm",
+        "false",
+    ]
+    if cfg.smoke:
+        args += ["--eval_steps", "8", "--save_steps", "8", "--eval_max_sequences", "64", "--snapshot_steps", "pow2:8"]
+    return args + (["--overwrite"] if cfg.overwrite else [])
+
+
+def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
+    from hf_shrunk.glue import run_glue
+    from hf_shrunk.sources import MissingDataError
+
+    glue_cfg = GlueConfig(
+        model=slug,
+        root=root,
+        tasks=["all"],
+        seeds=["0"] if cfg.smoke else cfg.glue_seeds,
+        condition="both",
+        baseline="random-init",
+        max_train_samples=64 if cfg.smoke else cfg.glue_train_samples,
+        max_eval_samples=64 if cfg.smoke else None,
+        num_epochs=1.0 if cfg.smoke else cfg.glue_epochs,
+        learning_rate=cfg.glue_learning_rate,
+        bf16=cfg.glue_bf16,
+        overwrite=cfg.overwrite,
+    )
+    try:
+        summary = run_glue(glue_cfg)
+    except MissingDataError as e:
+        print(f"GLUE skipped: {e}")
+        return None
+    if not summary["variants"]:
+        print("GLUE skipped: " + "; ".join(summary["notes"]))
+        return None
+    return summary
+
+
+def _fit(root: str) -> dict[str, Any] | None:
+    from hf_shrunk.scaling import run_fit, summary_lines
+
+    fit = run_fit(FitConfig(root=root, name="default", runs=["all"], bootstrap=200, overwrite=True))
+    print("\n".join(summary_lines(fit)))
+    return fit
+
+
+def _publish(cfg: DemoConfig, root: str, out: Path, allow_missing: bool, push: bool) -> None:
+    from hf_shrunk.publish import main as publish_main
+
+    args = [
+        "--root",
+        root,
+        "--org",
+        cfg.org,
+        "--dataset",
+        "--corpus",
+        "demo",
+        "--tokenizer",
+        "demo",
+        "--fit",
+        "default",
+    ]
+    args += ["--allow_missing_results"] if allow_missing else []
+    if push:
+        publish_main(args + (["--token", cfg.token] if cfg.token else []))
+    else:
+        publish_main(args + ["--to_dir", str(out)])
+
+
+def _fmt(value: float | None, digits: int = 1, scale: float = 100.0) -> str:
+    return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def summary_table(root: Path, slugs: list[str], glue: dict[str, dict | None]) -> list[str]:
+    """Size, parameters, tokens, FLOPs, dev loss/perplexity; GLUE per task and aggregate vs random init."""
+    lines = [f"{'size':<32} {'params':>10} {'tokens':>11} {'FLOPs':>9} {'dev loss':>8} {'ppl':>7}"]
+    for slug in slugs:
+        m = read_json(root / "pretrain" / slug / "metrics.json")
+        final = m["final"]
+        lines.append(
+            f"{slug:<32} {m['params']['total']:>10,} {final['tokens']:>11,} {final['flops_paper']:>9.2e} "
+            f"{final['eval_loss']:>8.3f} {math.exp(final['eval_loss']):>7.1f}"
+        )
+    tasks = sorted(
+        {t for s in glue.values() if s for v in s["variants"].values() for c in v.values() for t in c["tasks"]}
+    )
+    if not tasks:
+        return lines + ["", "GLUE: no data source had GLUE (see the note above); nothing to compare."]
+    lines += ["", "GLUE (x100, mean over seeds): pretrained / random init, per condition"]
+    header = f"{'size':<32} {'condition':<9} " + " ".join(f"{t:>11}" for t in tasks) + f" {'GLUE':>11} {'gain':>6}"
+    lines.append(header)
+    for slug in slugs:
+        summary = glue.get(slug)
+        if not summary:
+            continue
+        for condition in ("filtered", "full"):
+            pre = summary["variants"].get("pretrained", {}).get(condition)
+            rnd = summary["variants"].get("random-init", {}).get(condition)
+            if not pre:
+                continue
+            cells = []
+            for t in tasks:
+                a = pre["tasks"].get(t, {}).get("score", {}).get("mean")
+                b = (rnd or {}).get("tasks", {}).get(t, {}).get("score", {}).get("mean")
+                cells.append(f"{_fmt(a)}/{_fmt(b)}".rjust(11))
+            agg_a, agg_b = pre["aggregate"]["mean"], (rnd or {}).get("aggregate", {}).get("mean")
+            gain = "-" if agg_b is None else f"{(agg_a - agg_b) * 100:+.1f}"
+            lines.append(
+                f"{slug:<32} {condition:<9} "
+                + " ".join(cells)
+                + f" {_fmt(agg_a)}/{_fmt(agg_b)}".rjust(12)
+                + f" {gain:>6}"
+            )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    (cfg,) = parse_config(
+        [DemoConfig],
+        argv,
+        prog=prog,
+        description="The whole study in minutes on a CPU: corpus -> tokenizer -> three model sizes -> GLUE vs random "
+        "init -> scaling fit -> cards -> a folder with exactly what `hf-shrunk publish` would push. Re-running "
+        "continues where it stopped.",
+    )
+    if cfg.push and not cfg.org:
+        raise ConfigError("--push needs --org ORG")
+    from hf_shrunk.corpus import main as corpus_main
+    from hf_shrunk.grid import load_grid
+    from hf_shrunk.pretrain import main as pretrain_main
+    from hf_shrunk.tokenizer import main as tokenizer_main
+
+    root = Path(cfg.root).expanduser() if cfg.root else artifact_root() / "demo"
+    slugs = [size.slug for size in load_grid("demo").sizes]
+    stages = Stages(5 + 2 * len(slugs))
+    print(f"hf-shrunk demo: artifacts in {root}{' (smoke run)' if cfg.smoke else ''}")
+    stages.run("corpus", lambda: corpus_main(_corpus_args(cfg, str(root))))
+    tok_args = ["--root", str(root), "--name", "demo", "--corpus", "demo", "--vocab_size", str(DEMO_VOCAB)]
+    stages.run("tokenizer", lambda: tokenizer_main(tok_args + (["--overwrite"] if cfg.overwrite else [])))
+    for slug in slugs:
+        stages.run(f"pretrain {slug}", lambda slug=slug: pretrain_main(_pretrain_args(cfg, str(root), slug)))
+    glue = {slug: stages.run(f"GLUE {slug}", lambda slug=slug: _glue(cfg, str(root), slug)) for slug in slugs}
+    fit = stages.run("scaling fit", lambda: _fit(str(root)))
+    out = root / "publish"
+    has_glue = any(glue.values())
+    stages.run("cards + publish folder", lambda: _publish(cfg, str(root), out, not has_glue, push=False))
+    if cfg.push:
+        stages.run(f"push to the Hub ({cfg.org})", lambda: _publish(cfg, str(root), out, not has_glue, push=True))
+    else:
+        stages.done += 1
+    lines = summary_table(root, slugs, glue)
+    total = time.perf_counter() - stages.start
+    fit_dir = root / "fit" / "default"
+    lines += [
+        "",
+        f"plots: {fit_dir / 'loss_vs_compute.png'}"
+        + (f", {fit_dir / 'glue_vs_perplexity.png'}" if (fit_dir / "glue_vs_perplexity.png").exists() else ""),
+    ]
+    lines += [
+        f"publish folder: {out} (exactly what `hf-shrunk publish --org {cfg.org}` would push)",
+        f"wall time: {total / 60:.1f} min",
+    ]
+    write_json(
+        root / "demo_summary.json",
+        {
+            "stage_seconds": stages.times,
+            "wall_seconds": total,
+            "fit": fit and fit.get("fits", {}).keys() and list(fit["fits"]),
+            "table": lines,
+        },
+    )
+    print("\n" + "\n".join(lines), flush=True)
+    sys.stdout.flush()
+    return 0

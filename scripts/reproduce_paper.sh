@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Reproduce "Honey, I Shrunk the Language" (Deshpande et al., 2023) end to end with hf_shrunk, on GPUs.
+#
+#   scripts/reproduce_paper.sh                    # one machine: every stage, all 42 grid runs in a loop
+#   ORG=my-org PUSH=1 scripts/reproduce_paper.sh  # ... and publish the suite to the Hub
+#   sbatch scripts/reproduce_paper.slurm          # a cluster: one array task per grid run, then fit + publish
+#
+# Stages: corpus (the paper's filtered corpus text-machine-lab/constrained_language, verified and passed through;
+# RAW=1 rebuilds it from raw Hub sources with the datatrove executor) -> 19,000-token tokenizer -> the 42 runs of
+# the paper's grid, one epoch each -> GLUE, 9 tasks x {filtered, full} x seeds 0,1,2 plus random-init baselines ->
+# scaling fits -> publish. Every stage is resumable: run the script again after an interruption.
+#
+# Time. Not yet measured on a GPU by this project (no GPU was available when this script was written); estimates:
+#   pretraining, one epoch = 35.5K updates x 256 x 128 = 1.16e9 token positions per run. On one H200 the stock fp32
+#   Trainer runs H=256/L=8 at ~0.42M tokens/s and H=32/L=1 at ~2.1M; bf16 + torch.compile + a masked-positions-only
+#   head at ~1.48M and ~5.0M (DESIGN.md §8). hf_shrunk's Trainer path uses the same levers, so per run: ~13 min for
+#   the largest sizes, ~4 min for the smallest; ~5 GPU-hours for the 42 runs (~15 h with the stock fp32 path).
+#   GLUE: 42 sizes x 2 variants x 9 tasks x 2 conditions x 3 seeds = 4,536 fine-tunes, dominated by MNLI and QQP
+#   (~390K and ~360K examples x 5 epochs); estimate ~10 GPU-hours. Corpus pass-through and tokenizer: minutes.
+#   On CPU (2 cores, measured): H=128/L=4 pretrains at ~12K tokens/s (3.1x the stock Trainer), i.e. ~27 h per run.
+# Replace these estimates with measured numbers from `benchmarks/pretrain_throughput.py` on your GPUs.
+set -euo pipefail
+
+ROOT="${HF_SHRUNK_HOME:-$HOME/.cache/hf_shrunk}/paper"
+ORG="${ORG:-hf-shrunk}"
+ACCELERATE="${ACCELERATE:-auto}"          # cpu | single_gpu | multi_gpu | fsdp | path to an accelerate config
+SEEDS="${SEEDS:-0 1 2}"
+HF=(hf-shrunk)
+
+echo "== corpus"
+if [[ "${RAW:-0}" == 1 ]]; then
+  "${HF[@]}" corpus --root "$ROOT" --name paper --executor datatrove --num_proc "$(nproc)" \
+    --sources hub:allenai/c4:en hub:wikimedia/wikipedia:20231101.en hub:rahular/simple-wikipedia hub:cam-cst/cbt:raw \
+    --max_docs "${MAX_DOCS:-2000000}" --validation_size 100000 --test_size 100000
+else
+  "${HF[@]}" corpus --root "$ROOT" --name paper --sources text-machine-lab/constrained_language
+fi
+
+echo "== tokenizer"
+"${HF[@]}" tokenizer --root "$ROOT" --name paper --corpus paper --vocab_size 19000
+[[ "${SETUP_ONLY:-0}" == 1 ]] && exit 0
+
+# One grid run: pretrain (paper recipe, resumable) then GLUE with the random-init baseline.
+run_size() {
+  local size="$1"
+  "${HF[@]}" pretrain --root "$ROOT" --grid paper --size "$size" --corpus paper --tokenizer paper \
+    --accelerate_config "$ACCELERATE" --resume ${COMPILE:+--torch_compile true}
+  "${HF[@]}" glue "$size" --root "$ROOT" --seeds $SEEDS --condition both --baseline random-init
+}
+
+if [[ -n "${SIZE_INDEX:-}" ]]; then       # set by the SLURM array: one run per task
+  run_size "$(hf-shrunk sizes --grid paper --json | python3 -c "import json,sys; print(json.load(sys.stdin)[$SIZE_INDEX]['slug'])")"
+  exit 0
+fi
+
+echo "== pretrain + GLUE, 42 runs"
+for slug in $(hf-shrunk sizes --grid paper --json | python3 -c "import json,sys; print(' '.join(r['slug'] for r in json.load(sys.stdin)))"); do
+  run_size "$slug"
+done
+
+echo "== scaling fits"
+"${HF[@]}" fit --root "$ROOT" --name paper
+
+echo "== cards and publish"
+"${HF[@]}" publish --root "$ROOT" --org "$ORG" --dataset --corpus paper --tokenizer paper --fit paper --dry_run --to_dir model_cards
+if [[ "${PUSH:-0}" == 1 ]]; then
+  "${HF[@]}" publish --root "$ROOT" --org "$ORG" --dataset --corpus paper --tokenizer paper --fit paper
+  "${HF[@]}" publish verify --org "$ORG" --dataset
+fi
