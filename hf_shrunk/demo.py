@@ -36,18 +36,8 @@ class Stages:
 
 
 def _corpus_args(cfg: DemoConfig, root: str) -> list[str]:
-    args = [
-        "--root",
-        root,
-        "--name",
-        "demo",
-        "--sources",
-        *cfg.sources,
-        "--validation_size",
-        "1000",
-        "--test_size",
-        "1000",
-    ]
+    # Held-out splits: the corpus stage's auto sizes (5% each), which also suit the small offline fallback corpus.
+    args = ["--root", root, "--name", "demo", "--sources", *cfg.sources]
     if cfg.smoke:
         args += ["--max_docs", "3000"]
     return args + (["--overwrite"] if cfg.overwrite else [])
@@ -72,7 +62,6 @@ def _pretrain_args(cfg: DemoConfig, root: str, slug: str) -> list[str]:
 
 def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
     from hf_shrunk.glue import run_glue
-    from hf_shrunk.sources import MissingDataError
 
     glue_cfg = GlueConfig(
         model=slug,
@@ -88,11 +77,7 @@ def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
         bf16=cfg.glue_bf16,
         overwrite=cfg.overwrite,
     )
-    try:
-        summary = run_glue(glue_cfg)
-    except MissingDataError as e:
-        print(f"GLUE skipped: {e}")
-        return None
+    summary = run_glue(glue_cfg)
     if not summary["variants"]:
         print("GLUE skipped: " + "; ".join(summary["notes"]))
         return None
@@ -191,6 +176,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     from hf_shrunk.corpus import main as corpus_main
     from hf_shrunk.grid import load_grid
     from hf_shrunk.pretrain import main as pretrain_main
+    from hf_shrunk.sources import MissingDataError
     from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = Path(cfg.root).expanduser() if cfg.root else artifact_root() / "demo"
@@ -202,7 +188,15 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     stages.run("tokenizer", lambda: tokenizer_main(tok_args + (["--overwrite"] if cfg.overwrite else [])))
     for slug in slugs:
         stages.run(f"pretrain {slug}", lambda slug=slug: pretrain_main(_pretrain_args(cfg, str(root), slug)))
-    glue = {slug: stages.run(f"GLUE {slug}", lambda slug=slug: _glue(cfg, str(root), slug)) for slug in slugs}
+    glue: dict[str, Any] = {}
+    for slug in slugs:
+        try:
+            glue[slug] = stages.run(f"GLUE {slug}", lambda slug=slug: _glue(cfg, str(root), slug))
+        except MissingDataError as e:  # no GLUE source at all: the same for every size, so say it once
+            print(f"GLUE skipped: {e}")
+            glue = dict.fromkeys(slugs)
+            stages.done += len(slugs) - slugs.index(slug) - 1  # keep the stage numbers of what follows
+            break
     fit = stages.run("scaling fit", lambda: _fit(str(root)))
     out = root / "publish"
     has_glue = any(glue.values())

@@ -96,6 +96,13 @@ def selected_tasks(requested: Sequence[str], available: Sequence[str]) -> tuple[
     unknown = [t for t in requested if t != "all" and t not in TASKS]
     if unknown:
         raise ConfigError(f"unknown GLUE task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
+    if "all" in requested and not available:
+        from hf_shrunk.sources import MissingDataError
+
+        raise MissingDataError(
+            "no GLUE data: no --data_dir, no mirror with glue/ in $HF_SHRUNK_DATA_DIR, and the Hub (nyu-mll/glue) is "
+            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, then HF_SHRUNK_DATA_DIR=DIR."
+        )
     if "all" in requested:
         notes = [f"{t}: not in the GLUE source (or no train split); skipped" for t in TASKS if t not in available]
         return [t for t in TASKS if t in available], notes
