@@ -52,7 +52,9 @@ def measure(tokenizer, data, pad: bool, bf16: bool, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         args = training_arguments(cfg, 0, tmp)
         args.max_steps = steps
-        trainer = Trainer(model=model, args=args, train_dataset=data["train"], data_collator=_collator(tokenizer, pad, 128))
+        trainer = Trainer(
+            model=model, args=args, train_dataset=data["train"], data_collator=_collator(tokenizer, pad, 128)
+        )
         start = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - start
