@@ -28,7 +28,7 @@ from hf_shrunk.sources import (
     hub_unavailable,
     mirror_dir,
 )
-from hf_shrunk.sources_files import SUPPORTED, file_batches, file_kind, group_documents, parquet_rows
+from hf_shrunk.sources_files import SUPPORTED, file_batches, file_kind, group_documents, parquet_rows, readable
 
 logger = logging.getLogger(__name__)
 
@@ -146,14 +146,8 @@ class CorpusSource:
 
 
 def _readable_fingerprint(path: str) -> str:
-    try:
+    with readable(path):
         return file_fingerprint(path)
-    except PermissionError as e:
-        raise UserError(
-            f"cannot read {path}: permission denied. Fix its permissions (chmod +r) or pass another file."
-        ) from e
-    except OSError as e:
-        raise UserError(f"cannot read {path}: {e.strerror}") from e
 
 
 def _files_source(spec: str, **common: Any) -> CorpusSource:

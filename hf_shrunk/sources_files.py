@@ -16,6 +16,7 @@ before it is decoded when possible, so one 100 MB line cannot exhaust memory.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -45,11 +46,11 @@ def file_kind(path: str | os.PathLike) -> str | None:
     return None
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+@contextlib.contextmanager
+def readable(path: str | os.PathLike) -> Iterator[None]:
+    """Turn the OS errors of reading ``path`` into :class:`UserError`s that name the file and the fix."""
     try:
-        if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")
-        return path.open("rb")
+        yield
     except PermissionError as e:
         raise UserError(
             f"cannot read {path}: permission denied. Fix its permissions (chmod +r) or pass another file."
@@ -60,6 +61,13 @@ def _open_binary(path: Path) -> IO[bytes]:
         raise UserError(f"{path} does not exist") from e
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    with readable(path):
+        if path.name.lower().endswith(".gz"):
+            return gzip.open(path, "rb")
+        return path.open("rb")
 
 
 def _too_long(where: str, n_chars: int | str, limit: int) -> UserError:
