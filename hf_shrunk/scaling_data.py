@@ -61,16 +61,8 @@ CSV_ALIASES: dict[str, tuple[str, ...]] = {
     "frontier_bin": ("flopbins", "flopbin", "frontierbin", "computebin", "bin"),
 }
 GENERIC_FLOPS = ("flops", "flopstotal", "totalflops", "compute", "cumulativeflops")
-NUMERIC = {
-    "step",
-    "params",
-    "non_embedding_params",
-    "tokens",
-    "flops_paper",
-    "flops_corrected",
-    "flops_kaplan",
-    "loss",
-}
+TEXT_FIELDS = {"run", "family", "frontier_bin", "source"}
+NUMERIC = set(POINT_FIELDS) - TEXT_FIELDS
 
 
 @dataclasses.dataclass
