@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from hf_shrunk.corpus_exec import run_local
-from hf_shrunk.corpus_filter import FilterSettings
+from hf_shrunk.corpus import FilterSettings, run_local
 from hf_shrunk.vocab import load_vocab, normalize, preprocess
 
 

@@ -1,7 +1,7 @@
 """GLUE fine-tuning throughput: hf_shrunk's GLUE stage vs a run_glue.py-style Trainer, in the same run.
 
 run_glue  every example padded to 128 tokens (run_glue.py's --pad_to_max_length), Trainer, fp32
-hf_shrunk the GLUE stage's own code path (hf_shrunk.glue.training_arguments / _collator / tokenized_task): dynamic
+hf_shrunk the GLUE stage's own code path (hf_shrunk.glue.run.training_arguments / _collator / tokenized_task): dynamic
           padding, evaluation set sorted by length; fp32 (the paper's protocol) and, as an extra row, bf16 autocast
 
 Same model (a randomly initialised demo-grid RoBERTa, H=128, L=4, V=8,010), same SST-2 examples, same batch (32),
@@ -18,7 +18,7 @@ import time
 def setup(data_dir: str | None, n_train: int):
     import tempfile
 
-    from hf_shrunk.glue_data import TASKS, tokenized_task
+    from hf_shrunk.glue import TASKS, tokenized_task
     from hf_shrunk.sources import load_glue_task
     from hf_shrunk.tokenizer import train_tokenizer
 
@@ -39,10 +39,9 @@ def measure(tokenizer, data, pad: bool, bf16: bool, steps: int) -> dict:
     import torch
     from transformers import Trainer, set_seed
 
-    from hf_shrunk.config import GlueConfig
-    from hf_shrunk.glue import _collator, training_arguments
-    from hf_shrunk.grid import Size
-    from hf_shrunk.modeling import build_config, build_model
+    from hf_shrunk.glue import GlueConfig
+    from hf_shrunk.glue.run import _collator, training_arguments
+    from hf_shrunk.models import Size, build_config, build_model
 
     torch.set_num_threads(torch.get_num_threads())
     set_seed(0)

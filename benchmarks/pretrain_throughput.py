@@ -81,11 +81,16 @@ def run_one(path: str, size: str, steps: int, batch: int, compile_model: bool) -
         TrainingArguments,
     )
 
-    from hf_shrunk.grid import Size
-    from hf_shrunk.modeling import build_config, build_model
-    from hf_shrunk.pretrain import choose_precision
-    from hf_shrunk.pretrain_data import MaskSeedDataset, SeededMaskingCollator
-    from hf_shrunk.pretrain_trainer import RunInfo, ShrunkTrainer, set_cpu_threads, use_masked_positions_head
+    from hf_shrunk.models import Size, build_config, build_model
+    from hf_shrunk.pretrain import (
+        MaskSeedDataset,
+        RunInfo,
+        SeededMaskingCollator,
+        ShrunkTrainer,
+        choose_precision,
+        set_cpu_threads,
+        use_masked_positions_head,
+    )
 
     on_gpu = torch.cuda.is_available()
     if not on_gpu:

@@ -10,7 +10,7 @@ import numpy as np
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from hf_shrunk import load_model, load_tokenizer
-from hf_shrunk.metrics import load_glue_metric
+from hf_shrunk.glue import load_glue_metric
 from hf_shrunk.sources import load_glue_task
 
 

@@ -8,8 +8,7 @@ Writes fit.json, points.csv, frontier.csv and loss_vs_compute.{png,svg} under <r
 import argparse
 
 from hf_shrunk.artifacts import stage_dir
-from hf_shrunk.config import FitConfig
-from hf_shrunk.scaling import run_fit, summary_lines
+from hf_shrunk.scaling import FitConfig, run_fit, summary_lines
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 def _invoked_as_cli() -> bool:
     # The `hf-shrunk` console script imports this package before running its main(). Registering the Auto
     # classes imports torch (transformers 5 configs do), and `hf-shrunk --help` must answer instantly; every
-    # command that builds models imports hf_shrunk.modeling, which registers them itself.
+    # command that builds models imports hf_shrunk.models.modeling, which registers them itself.
     if os.path.basename(sys.argv[0] if sys.argv else "") in ("hf-shrunk", "hf-shrunk.exe"):
         return True
     argv = getattr(sys, "orig_argv", [])  # `python -m hf_shrunk ...`
@@ -21,17 +21,23 @@ def _invoked_as_cli() -> bool:
 
 
 if not _invoked_as_cli():
-    from hf_shrunk.modeling import register_auto_classes
+    from hf_shrunk.models import register_auto_classes
 
     register_auto_classes()
 
-# The user-facing loading API lives in hf_shrunk.hub; it is imported on first use.
-__all__ = ["evaluate_pushed", "list_sizes", "load_corpus", "load_model", "load_tokenizer", "repo_id"]
+# The user-facing API, imported on first use: loading from hf_shrunk.hub, GLUE on a pushed checkpoint from glue.
+_API = {
+    "list_sizes": "hf_shrunk.hub",
+    "load_corpus": "hf_shrunk.hub",
+    "load_model": "hf_shrunk.hub",
+    "load_tokenizer": "hf_shrunk.hub",
+    "repo_id": "hf_shrunk.hub",
+    "evaluate_pushed": "hf_shrunk.glue",
+}
+__all__ = sorted(_API)
 
 
 def __getattr__(name: str):
-    if name in __all__:
-        from hf_shrunk import hub
+    from hf_shrunk.config import lazy_attribute
 
-        return getattr(hub, name)
-    raise AttributeError(f"module 'hf_shrunk' has no attribute {name!r}")
+    return lazy_attribute(__name__, _API, name)

@@ -28,6 +28,8 @@ from typing import Any
 from hf_shrunk.config import UserError
 
 MANIFEST = "manifest.json"
+# Written by pretraining into every saved model folder (step, tokens, FLOPs, eval loss); read by cards and publish.
+STATE_FILE = "shrunk_state.json"
 STAGES = ("corpus", "tokenizer", "pretrain", "glue", "fit", "publish", "cache", "fallback")
 
 # Commands that create each stage's input, quoted in "missing input" errors.

@@ -1,28 +1,28 @@
-"""``hf-shrunk``: one subcommand per stage, each delegating to that stage's ``main(argv)``.
+"""``hf-shrunk``: one subcommand per stage, each the ``main(argv, prog)`` of that stage's package.
 
-Stage modules are imported only when their command runs, so ``hf-shrunk --help`` and every
-``hf-shrunk <command> --help`` answer without importing torch.
+Stage packages are imported only when their command runs, so ``hf-shrunk --help`` and every
+``hf-shrunk <command> --help`` answer without importing torch. ``python -m hf_shrunk.<package>`` runs the same
+``main`` (see each package's ``__main__.py``).
 """
 
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 from hf_shrunk import __version__
-from hf_shrunk.config import UserError
+from hf_shrunk.config import run_cli
 
-# command -> (module with main(argv), one-line description). Order = pipeline order.
+# command -> (package whose main(argv, prog) runs it, one-line description). Order = pipeline order.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("hf_shrunk.sources", "Data mirrors: `data mirror --to DIR` downloads the study's data; `data status`."),
     "corpus": ("hf_shrunk.corpus", "Filter raw English to the child-directed vocabulary; group and split it."),
     "tokenizer": ("hf_shrunk.tokenizer", "Train the byte-level BPE tokenizer (RoBERTa layout) on a corpus."),
-    "sizes": ("hf_shrunk.grid", "List the model grid: dimensions, parameter counts, FLOPs per sequence."),
-    "pretrain": ("hf_shrunk.launch", "Pretrain one grid size with Trainer under `accelerate launch`."),
+    "sizes": ("hf_shrunk.models", "List the model grid: dimensions, parameter counts, FLOPs per sequence."),
+    "pretrain": ("hf_shrunk.pretrain", "Pretrain one grid size with Trainer under `accelerate launch`."),
     "glue": ("hf_shrunk.glue", "Fine-tune and score a checkpoint on GLUE (filtered and full)."),
     "fit": ("hf_shrunk.scaling", "Fit scaling laws (frontier, broken power law), correlations, plots."),
     "publish": ("hf_shrunk.publish", "Publish models, checkpoints and the corpus to the Hub (`publish verify`)."),
     "demo": ("hf_shrunk.demo", "The whole study in minutes on a CPU, ending in a publish-ready folder."),
-    "data": ("hf_shrunk.sources", "Data utilities: `data mirror --to DIR` downloads the study's data."),
 }
 
 
@@ -61,23 +61,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f" Did you mean `hf-shrunk {close[0]}`?" if close else ""
         print(f"hf-shrunk: unknown command {command!r}.{hint} Run `hf-shrunk --help` for the list.", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    try:
-        return int(module.main(rest, prog=f"hf-shrunk {command}") or 0)
-    except UserError as e:
-        print(f"hf-shrunk {command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            f"\nhf-shrunk {command}: interrupted. Finished work is kept; run the same command again to continue.",
-            file=sys.stderr,
-        )
-        return 130
-    except BrokenPipeError:
-        # `hf-shrunk sizes | head`: stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    package = importlib.import_module(COMMANDS[command][0])
+    return run_cli(package.main, command, rest)

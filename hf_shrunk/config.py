@@ -9,9 +9,10 @@ with its default. This module must not import torch (``--help`` stays instant); 
 
 import argparse
 import dataclasses
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,38 +167,40 @@ def split_list(value: str | Sequence[str] | None) -> list[str]:
     return [part for item in items for part in str(item).replace(",", " ").split() if part]
 
 
-# The stage dataclasses live in stage_configs.py; re-exported here so `from hf_shrunk.config import GlueConfig` works.
-from hf_shrunk.stage_configs import (  # noqa: E402
-    CommonArgs,
-    CorpusConfig,
-    DemoConfig,
-    FitConfig,
-    GlueConfig,
-    PretrainConfig,
-    PublishConfig,
-    SizesConfig,
-    TokenizerConfig,
-)
+@dataclasses.dataclass
+class CommonArgs:
+    root: str | None = field(None, help="Artifact root (default: $HF_SHRUNK_HOME or ~/.cache/hf_shrunk).")
+    overwrite: bool = field(False, help="Rebuild the output even if a finished one with the same config exists.")
 
-__all__ = [
-    "CONFIG_DIR",
-    "PACKAGE_DIR",
-    "CommonArgs",
-    "ConfigError",
-    "CorpusConfig",
-    "DemoConfig",
-    "FitConfig",
-    "GlueConfig",
-    "PretrainConfig",
-    "PublishConfig",
-    "SizesConfig",
-    "TokenizerConfig",
-    "UserError",
-    "build_parser",
-    "field",
-    "load_yaml",
-    "packaged_config",
-    "parse_config",
-    "split_list",
-    "to_dict",
-]
+
+def lazy_attribute(package: str, table: dict[str, str], name: str) -> Any:
+    """A package face's ``__getattr__``: import ``name`` from the module ``table`` names for it, on first use.
+
+    Used by the faces whose modules need torch, so that ``hf-shrunk <stage> --help`` does not import it.
+    """
+    if name not in table:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(table[name]), name)
+
+
+def run_cli(main: Callable[..., int | None], command: str, argv: Sequence[str] | None = None) -> int:
+    """Run a stage's ``main(argv, prog)`` as a command: a :class:`UserError` prints one line and returns 2, Ctrl-C
+    returns 130 with a note that finished work is kept. Exits the process when ``argv`` is ``None`` (``-m`` use)."""
+    prog = command if command.startswith("python") else f"hf-shrunk {command}"
+    try:
+        code = int(main(sys.argv[1:] if argv is None else list(argv), prog=prog) or 0)
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print(
+            f"\n{prog}: interrupted. Finished work is kept; run the same command again to continue.", file=sys.stderr
+        )
+        code = 130
+    except BrokenPipeError:
+        # `hf-shrunk sizes | head`: stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    if argv is None:
+        sys.exit(code)
+    return code

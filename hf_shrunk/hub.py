@@ -6,7 +6,7 @@
     tokenizer = hf_shrunk.load_tokenizer("factorized-e32-h32-i64-a8-l1")
     corpus = hf_shrunk.load_corpus(split="validation")
 
-Repos are ``<org>/shrunk-<slug>`` and ``<org>/shrunk-corpus`` (:mod:`hf_shrunk.publish` writes them). The org
+Repos are ``<org>/shrunk-<slug>`` and ``<org>/shrunk-corpus`` (:mod:`hf_shrunk.publish.push` writes them). The org
 defaults to :data:`DEFAULT_ORG`, or ``$HF_SHRUNK_ORG`` when set (for a suite published elsewhere).
 
 Remote code: the factorized family (``model_type: shrunk_roberta``) is not in transformers. Its repos ship
@@ -21,12 +21,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hf_shrunk.cards import DATASET_REPO_NAME, MODEL_REPO_PREFIX, model_repo_name
-
 DEFAULT_ORG = "hf-shrunk"  # the Hub organisation of the published suite
 ORG_ENV = "HF_SHRUNK_ORG"
 AUTO_CLASSES = {"mlm": "AutoModelForMaskedLM", "classification": "AutoModelForSequenceClassification"}
 FAMILY_PREFIXES = ("roberta-", "factorized-")
+MODEL_REPO_PREFIX = "shrunk-"  # model repos are <org>/shrunk-<slug>
+DATASET_REPO_NAME = "shrunk-corpus"  # the corpus dataset repo is <org>/shrunk-corpus
 
 
 def default_org() -> str:
@@ -34,9 +34,14 @@ def default_org() -> str:
     return os.environ.get(ORG_ENV) or DEFAULT_ORG
 
 
+def model_repo_name(slug: str) -> str:
+    """The repo name (without owner) of a size: ``shrunk-<slug>``."""
+    return f"{MODEL_REPO_PREFIX}{slug}"
+
+
 def list_sizes(grid: str = "paper") -> list[str]:
     """Slugs of a grid's sizes (``"paper"``: the paper's 42 runs; ``"demo"``; or a grid YAML file)."""
-    from hf_shrunk.grid import load_grid
+    from hf_shrunk.models import load_grid
 
     return [size.slug for size in load_grid(grid).sizes]
 
@@ -56,7 +61,7 @@ def repo_id(size: str, org: str | None = None) -> str:
     elif size.startswith(FAMILY_PREFIXES):
         name = model_repo_name(size)
     else:
-        from hf_shrunk.grid import load_grid
+        from hf_shrunk.models import load_grid
 
         name = model_repo_name(load_grid("paper").find(size).slug)  # a paper run name, or a helpful error
     return f"{org or default_org()}/{name}"
@@ -85,7 +90,7 @@ def load_model(
         raise ConfigError(f"task must be one of {', '.join(AUTO_CLASSES)}, got {task!r}")
     import transformers
 
-    from hf_shrunk.modeling import register_auto_classes
+    from hf_shrunk.models import register_auto_classes
 
     register_auto_classes()  # hf_shrunk's classes: no remote code needed for the factorized family
     auto = getattr(transformers, AUTO_CLASSES[task])
@@ -105,18 +110,3 @@ def load_corpus(org: str | None = None, split: str | None = None, **kwargs: Any)
     from datasets import load_dataset
 
     return load_dataset(f"{org or default_org()}/{DATASET_REPO_NAME}", split=split, **kwargs)
-
-
-def evaluate_pushed(repo: str, revision: str | None = None, **glue_kwargs: Any) -> dict[str, Any]:
-    """Fine-tune and score a pushed checkpoint on GLUE (``hf_shrunk.glue.evaluate_model``); returns its summary.
-
-    Args:
-        repo (`str`): a repo id, ``repo@revision``, or anything :func:`repo_id` accepts.
-        revision (`str`, *optional*): branch, tag or commit (``"step8000"``).
-        **glue_kwargs: GLUE options (``tasks``, ``seeds``, ``condition``, ...; see ``hf-shrunk glue --help``).
-    """
-    from hf_shrunk.glue import evaluate_model
-
-    if revision is None and "@" in repo:
-        repo, revision = repo.rsplit("@", 1)
-    return evaluate_model(repo_id(repo), revision=revision, **glue_kwargs)

@@ -270,7 +270,7 @@ def write_glue_task(folder: Path, task: str, rows: dict[str, list[dict]]) -> Non
     """Write ``rows`` per split as ``folder/task/<split>.parquet`` in the nyu-mll/glue schema."""
     import datasets
 
-    from hf_shrunk.sources_glue import glue_features
+    from hf_shrunk.sources.glue import glue_features
 
     features = glue_features(task)
     (folder / task).mkdir(parents=True, exist_ok=True)

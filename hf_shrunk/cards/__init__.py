@@ -1,0 +1,24 @@
+"""Model and dataset cards: Jinja templates (``cards/templates``) plus card data that emits ``model-index``."""
+
+from hf_shrunk.cards.dataset import dataset_card_context, render_dataset_card
+from hf_shrunk.cards.model import (
+    PAPER_BIBTEX,
+    PROGRESS_KEYS,
+    CardError,
+    load_run,
+    model_card_context,
+    render_checkpoint_card,
+    render_model_card,
+)
+
+__all__ = [
+    "PAPER_BIBTEX",
+    "PROGRESS_KEYS",
+    "CardError",
+    "dataset_card_context",
+    "load_run",
+    "model_card_context",
+    "render_checkpoint_card",
+    "render_dataset_card",
+    "render_model_card",
+]

@@ -1,0 +1,158 @@
+"""GLUE results for the model cards: the Markdown tables and the ``model-index`` entries, from a GLUE ``summary.json``.
+
+The summary (written by ``hf-shrunk glue``) holds, per variant (``pretrained``, ``random-init``) and condition
+(``filtered`` = vocabulary-filtered dev sets, ``full``), per task: the main ``score`` over seeds and every metric of
+every split as ``{"mean", "std"}``. Any task, condition or variant may be absent; the tables show what is there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hf_shrunk.sources import GLUE_TASKS
+
+CONDITIONS = {"filtered": "vocabulary-filtered", "full": "full"}
+VARIANTS = {"pretrained": "pretrained", "random-init": "random init"}
+SPLIT_SUFFIX = {"validation_matched": "-m", "validation_mismatched": "-mm"}
+# summary metric key -> (Hub metric id, display name); evaluate's glue module calls Pearson "pearson".
+METRICS = {
+    "accuracy": ("accuracy", "Accuracy"),
+    "f1": ("f1", "F1"),
+    "matthews_correlation": ("matthews_correlation", "Matthews correlation"),
+    "pearson": ("pearsonr", "Pearson r"),
+    "spearmanr": ("spearmanr", "Spearman ρ"),
+}
+GLUE_DATASET = "nyu-mll/glue"
+
+
+def _condition(summary: dict[str, Any], variant: str, condition: str) -> dict[str, Any]:
+    return ((summary.get("variants") or {}).get(variant) or {}).get(condition) or {}
+
+
+def _tasks_in_order(names) -> list[str]:
+    names = set(names)
+    return [t for t in GLUE_TASKS if t in names] + sorted(names - set(GLUE_TASKS))
+
+
+def display_name(task: str, split: str | None = None) -> str:
+    """``("mnli", "validation_matched")`` -> ``"MNLI-m"``."""
+    name = GLUE_TASKS[task].display_name if task in GLUE_TASKS else task.upper()
+    return name + SPLIT_SUFFIX.get(split or "", "")
+
+
+def score_description(task: str) -> str:
+    """How a task's main score is formed (PAPER.md §7): ``"mean of accuracy and F1"``, ``"Matthews corr."``, ..."""
+    info = GLUE_TASKS.get(task)
+    if info is None:
+        return "score"
+    labels = [
+        {"Accuracy": "accuracy", "Matthews correlation": "Matthews corr."}.get(label, label)
+        for label in (METRICS.get(m, (m, m))[1] for m in info.metrics)
+    ]
+    if len(info.eval_splits) > 1:
+        return f"mean of matched and mismatched {labels[0]}"
+    return f"mean of {labels[0]} and {labels[1]}" if len(labels) > 1 else labels[0]
+
+
+def score_cell(stats: dict[str, Any] | None) -> str:
+    """``{"mean": 0.8, "std": 0.01}`` -> ``"80.0 ± 1.0"`` (GLUE points, x100); ``"–"`` when absent."""
+    if not stats or stats.get("mean") is None:
+        return "–"
+    text = f"{100 * stats['mean']:.1f}"
+    return text if stats.get("std") is None else f"{text} ± {100 * stats['std']:.1f}"
+
+
+def glue_tables(summary: dict[str, Any]) -> dict[str, Any]:
+    """Rows and columns of the card's GLUE tables (main score per task, aggregate, every metric of every split)."""
+    columns = [(cond, var) for cond in CONDITIONS for var in VARIANTS if _condition(summary, var, cond).get("tasks")]
+    tasks = _tasks_in_order(t for cond, var in columns for t in _condition(summary, var, cond)["tasks"])
+    rows = []
+    for task in tasks:
+        cells = [score_cell((_condition(summary, v, c)["tasks"].get(task) or {}).get("score")) for c, v in columns]
+        n_eval = [_n_eval(summary, cond, task) for cond in CONDITIONS]
+        score = score_description(task)
+        rows.append({"task": display_name(task), "score": score, "cells": cells, "n_eval": n_eval})
+    aggregates = [_condition(summary, v, c).get("aggregate") or {} for c, v in columns]
+    task_sets = {tuple(a.get("tasks") or ()) for a in aggregates}
+    aggregate = [
+        score_cell(a) + (f" ({len(a.get('tasks') or [])} tasks)" if len(task_sets) > 1 else "") for a in aggregates
+    ]
+    details = []
+    for cond in CONDITIONS:
+        for task, entry in _ordered(_condition(summary, "pretrained", cond).get("tasks") or {}):
+            for split, metrics in (entry.get("splits") or {}).items():
+                for metric, stats in metrics.items():
+                    label = METRICS.get(metric, (metric, metric))[1]
+                    details.append((CONDITIONS[cond], display_name(task, split), label, score_cell(stats)))
+    seeds = {s for c, v in columns for e in _condition(summary, v, c)["tasks"].values() for s in _seeds(e)}
+    return {
+        "columns": [f"{CONDITIONS[c]}, {VARIANTS[v]}" for c, v in columns],
+        "rows": rows,
+        "aggregate": aggregate,
+        "details": details,
+        "definition": summary.get("aggregate_definition"),
+        "seeds": sorted(seeds),
+        "has_baseline": any(v == "random-init" for _, v in columns),
+        "missing_conditions": [CONDITIONS[c] for c in CONDITIONS if not any(col[0] == c for col in columns)],
+        "perplexity": summary.get("perplexity"),
+        "version": summary.get("hf_shrunk_version"),
+        "git_sha": summary.get("git_sha"),
+    }
+
+
+def _n_eval(summary: dict[str, Any], cond: str, task: str) -> str:
+    """Dev examples scored under ``cond`` (all splits), from whichever variant ran the task."""
+    for var in VARIANTS:
+        counts = ((_condition(summary, var, cond).get("tasks") or {}).get(task) or {}).get("n_eval")
+        if counts:
+            return f"{sum(counts.values()):,}"
+    return "–"
+
+
+def _seeds(entry: dict[str, Any]) -> list[int]:
+    return (entry.get("score") or {}).get("seeds") or []
+
+
+def _ordered(tasks: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(t, tasks[t]) for t in _tasks_in_order(tasks)]
+
+
+def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
+    """One ``EvalResult`` per (condition, task, split, metric) of the pretrained model: the ``model-index``.
+
+    Results are named ``"GLUE SST-2 (vocabulary-filtered)"``; dataset ``nyu-mll/glue`` with the task as config
+    and the dev split; the value is the mean over seeds (the card's table gives the spread).
+    """
+    from huggingface_hub import EvalResult
+
+    class ConditionResult(EvalResult):
+        # huggingface_hub groups metrics into one model-index entry per (task, dataset, config, split, revision);
+        # both conditions share all five, so the result name joins the key to keep them apart. (A card re-saved
+        # through huggingface_hub's CardData would merge them again: re-render it with `hf-shrunk publish`.)
+        @property
+        def unique_identifier(self) -> tuple:
+            return (*super().unique_identifier, self.dataset_name)
+
+    results = []
+    for cond, label in CONDITIONS.items():
+        for task, entry in _ordered(_condition(summary, "pretrained", cond).get("tasks") or {}):
+            n_seeds = len(_seeds(entry))
+            for split, metrics in (entry.get("splits") or {}).items():
+                for metric, stats in metrics.items():
+                    if not isinstance(stats, dict) or stats.get("mean") is None:
+                        continue
+                    metric_id, metric_label = METRICS.get(metric, (metric, metric))
+                    results.append(
+                        ConditionResult(
+                            task_type="text-classification",  # the Hub's task for GLUE, STS-B regression included
+                            task_name=GLUE_TASKS[task].category if task in GLUE_TASKS else task,
+                            dataset_type=GLUE_DATASET,
+                            dataset_name=f"GLUE {display_name(task, split)} ({label})",
+                            dataset_config=task,
+                            dataset_split=split,
+                            metric_type=metric_id,
+                            metric_value=round(float(stats["mean"]), 4),  # seed means; more digits are noise
+                            metric_name=f"{metric_label} (mean of {n_seeds} seeds)" if n_seeds else metric_label,
+                        )
+                    )
+    return results

@@ -1,0 +1,23 @@
+"""The GLUE stage (``hf-shrunk glue``): fine-tune and score any checkpoint, vocabulary-filtered and full.
+
+The metric is an ``evaluate`` module shipped in ``glue/metrics/glue_metric``.
+"""
+
+from hf_shrunk.glue.config import GlueConfig
+from hf_shrunk.glue.data import TASKS, tokenized_task
+from hf_shrunk.glue.metrics import GLUE_METRIC_PATH, load_glue_metric
+from hf_shrunk.glue.run import evaluate_model, evaluate_pushed, format_summary, main, run_glue, training_arguments
+
+__all__ = [
+    "GLUE_METRIC_PATH",
+    "TASKS",
+    "GlueConfig",
+    "evaluate_model",
+    "evaluate_pushed",
+    "format_summary",
+    "load_glue_metric",
+    "main",
+    "run_glue",
+    "tokenized_task",
+    "training_arguments",
+]

@@ -1,0 +1,47 @@
+"""The options of `hf-shrunk glue`: one dataclass, filled from a YAML file and then from flags
+(:func:`hf_shrunk.config.parse_config`). Must not import torch: ``--help`` answers from it."""
+
+import dataclasses
+
+from hf_shrunk.config import CommonArgs, ConfigError, field, split_list
+
+
+@dataclasses.dataclass
+class GlueConfig(CommonArgs):
+    model: str | None = field(
+        None, help="Pretrain run name, local model directory, or Hub repo id with optional @revision."
+    )
+    revision: str | None = field(None, help="Hub revision (branch, tag or commit); same as MODEL@REVISION.")
+    tasks: list[str] = field(["all"], help="GLUE tasks (cola sst2 mrpc qqp stsb mnli qnli rte wnli) or 'all'.")
+    seeds: list[str] = field(["0", "1", "2"], help="Fine-tuning seeds (paper: 0 1 2).")
+    condition: str = field("both", help="'filtered' (vocabulary-filtered GLUE), 'full' or 'both'.")
+    baseline: str = field("none", help="'random-init' also scores the same architecture from random weights.")
+    data_dir: str | None = field(None, help="GLUE directory: <task>/<split>.parquet or the GLUE TSV layout.")
+    vocab: str = field("auto", help="Vocabulary for the filtered condition (as in `hf-shrunk corpus`).")
+    learning_rate: float = field(2e-4, help="Peak learning rate (paper: 2e-4).")
+    batch_size: int = field(32, help="Training batch size (paper: 32).")
+    num_epochs: float = field(5.0, help="Training epochs (paper: 5).")
+    max_length: int = field(128, help="Truncation length in tokens (paper: 128).")
+    weight_decay: float = field(0.0, help="Weight decay (paper: 0).")
+    dropout: float = field(0.1, help="Dropout while fine-tuning, whatever the checkpoint was pretrained with (0.1).")
+    eval_batch_size: int = field(256, help="Evaluation batch size.")
+    max_train_samples: int | None = field(None, help="Fine-tune on at most this many training examples.")
+    max_eval_samples: int | None = field(None, help="Score on at most this many evaluation examples.")
+    pad_to_max_length: bool = field(False, help="Pad every batch to --max_length (run_glue.py style; slower).")
+    group_by_length: bool = field(
+        False, help="Batch examples of similar length (faster; hurt small models on SST-2 in our tests, so off)."
+    )
+    bf16: bool = field(False, help="bf16 autocast (paper: fp32).")
+    name: str | None = field(None, help="Results folder under <root>/glue/ (default: derived from MODEL).")
+    num_threads: int | None = field(None, help="CPU threads (default: all cores).")
+
+    def __post_init__(self):
+        if self.condition not in ("filtered", "full", "both"):
+            raise ConfigError(f"--condition must be filtered, full or both, got {self.condition!r}")
+        if self.baseline not in ("none", "random-init"):
+            raise ConfigError(f"--baseline must be 'none' or 'random-init', got {self.baseline!r}")
+        self.seeds = split_list(self.seeds)
+        self.tasks = [t.lower().replace("-", "") for t in split_list(self.tasks)]
+        bad = [s for s in self.seeds if not s.lstrip("-").isdigit()]
+        if bad:
+            raise ConfigError(f"--seeds must be integers, got {bad}")

@@ -1,0 +1,434 @@
+"""``hf-shrunk glue MODEL``: fine-tune and score a checkpoint on GLUE, vocabulary-filtered and full (PAPER.md §7).
+
+MODEL is a pretrain run name (``<root>/pretrain/<run>``), a local model directory, or a Hub repo id with an optional
+``@revision`` (``org/shrunk-roberta-h256-i1024-a8-l8@step8000``). Paper hyperparameters are the defaults (lr 2e-4,
+batch 32, 5 epochs, max length 128, weight decay 0, otherwise Trainer defaults); seeds 0, 1, 2.
+``--baseline random-init`` scores the same architecture from random weights under the same protocol.
+
+Fast where it costs nothing in fidelity: dynamic padding (each batch padded to its longest example) instead of padding
+to 128, evaluation sets sorted by length, tokenization cached across seeds, variants and re-runs. Training batches
+stay randomly drawn: length-grouped batches (``--group_by_length``) are faster still, but on SST-2 they left our small
+models predicting a single class (two seeds, 20K examples), so they are opt-in.
+
+Results: ``<root>/glue/<name>/results/<variant>/<condition>/<task>/seed<N>.json`` (one per combination; finished
+ones are skipped on re-run) and ``summary.json`` (mean ± std over seeds per task and of the GLUE score).
+"""
+
+import dataclasses
+import math
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hf_shrunk.artifacts import (
+    Manifest,
+    artifact_root,
+    fingerprint,
+    git_sha,
+    is_complete,
+    read_json,
+    stage_dir,
+    write_json,
+)
+from hf_shrunk.config import ConfigError, UserError, parse_config, to_dict
+from hf_shrunk.glue.config import GlueConfig
+from hf_shrunk.glue.data import AGGREGATE_DEFINITION, TASKS, GlueTask, main_score, tokenized_task
+
+CONDITIONS = ("filtered", "full")
+# What a stored result depends on besides (model, revision, variant, condition, task, seed): a re-run with other
+# values must not silently reuse it.
+RESULT_SETTINGS = (
+    "learning_rate", "batch_size", "num_epochs", "max_length", "weight_decay", "dropout", "max_train_samples",
+    "max_eval_samples", "pad_to_max_length", "group_by_length", "bf16", "vocab", "data_dir",
+)  # fmt: skip
+_REPO_ID_RE = re.compile(r"^[\w][\w.-]*/[\w][\w.-]*$")
+
+
+@dataclasses.dataclass
+class ModelRef:
+    """Where a model to score comes from."""
+
+    kind: str  # "run", "dir" or "hub"
+    location: str  # a local directory or a Hub repo id
+    revision: str | None
+    display: str
+    name: str  # results folder under <root>/glue/
+    run: str | None = None
+    perplexity: float | None = None
+
+
+def resolve_model(spec: str, revision: str | None = None, root: str | None = None) -> ModelRef:
+    """A pretrain run name, a local directory or ``owner/repo[@revision]`` -> :class:`ModelRef`."""
+    path = Path(spec).expanduser()
+    if not path.exists() and "@" in spec:
+        spec, _, at_revision = spec.rpartition("@")
+        if revision and revision != at_revision:
+            raise ConfigError(f"two revisions given: @{at_revision} and --revision {revision}")
+        revision, path = at_revision, Path(spec).expanduser()
+    run_dir = stage_dir("pretrain", spec, root) if "/" not in spec else None
+    if path.is_dir() and (path / "model" / "config.json").is_file():
+        run_dir = path
+    if run_dir is not None and is_complete(run_dir) and (run_dir / "model").is_dir():
+        metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+        loss = metrics.get("final", {}).get("eval_loss")
+        return ModelRef(
+            "run", str(run_dir / "model"), None, spec, run_dir.name, run_dir.name, math.exp(loss) if loss else None
+        )
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{path} has no config.json: not a model directory (save one with save_pretrained)")
+        return ModelRef("dir", str(path.resolve()), None, str(path), path.resolve().name)
+    if _REPO_ID_RE.match(spec):
+        name = spec.replace("/", "--") + (f"@{revision}" if revision else "")
+        return ModelRef("hub", spec, revision, spec + (f"@{revision}" if revision else ""), name)
+    raise ConfigError(
+        f"MODEL {spec!r} is neither a finished pretrain run under {artifact_root(root) / 'pretrain'}, a local model "
+        "directory, nor a Hub repo id (owner/name[@revision]). Train one with `hf-shrunk pretrain --size SLUG`."
+    )
+
+
+def selected_tasks(requested: Sequence[str], available: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(tasks to run, notes about skipped ones). 'all' runs what the source has; a named missing task is an error."""
+    unknown = [t for t in requested if t != "all" and t not in TASKS]
+    if unknown:
+        raise ConfigError(f"unknown GLUE task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
+    if "all" in requested and not available:
+        from hf_shrunk.sources import MissingDataError
+
+        raise MissingDataError(
+            "no GLUE data: no --data_dir, no mirror with glue/ in $HF_SHRUNK_DATA_DIR, and the Hub (nyu-mll/glue) is "
+            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, then HF_SHRUNK_DATA_DIR=DIR."
+        )
+    if "all" in requested:
+        notes = [f"{t}: not in the GLUE source (or no train split); skipped" for t in TASKS if t not in available]
+        return [t for t in TASKS if t in available], notes
+    missing = [t for t in requested if t not in available]
+    if missing:
+        raise UserError(
+            f"GLUE task(s) {missing} are not available from the GLUE source (train and evaluation splits needed). "
+            "Pass --data_dir with <task>/<split>.parquet or the GLUE TSV layout, set HF_SHRUNK_DATA_DIR, or go online "
+            "for nyu-mll/glue."
+        )
+    return list(requested), []
+
+
+def trainable_tasks(data_dir: str | None) -> list[str]:
+    """Tasks whose train and evaluation splits the GLUE source has: the local folder or mirror if there is one,
+    else every task when the Hub (``nyu-mll/glue``) is reachable."""
+    from hf_shrunk.sources import available_glue_tasks, hub_unavailable
+
+    local = available_glue_tasks(data_dir)
+    if not local and not data_dir:
+        return [] if hub_unavailable() else list(TASKS)
+    return [t for t, splits in local.items() if t in TASKS and {"train", *TASKS[t].eval_splits} <= set(splits)]
+
+
+def _collator(tokenizer: Any, pad_to_max_length: bool, max_length: int):
+    from transformers import DataCollatorWithPadding
+
+    if pad_to_max_length:  # run_glue.py's --pad_to_max_length, kept for comparisons
+        pad = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=max_length)
+    else:
+        pad = DataCollatorWithPadding(tokenizer, padding=True)
+
+    def collate(features: list[dict[str, Any]]) -> dict[str, Any]:
+        return pad([{k: v for k, v in f.items() if k != "length"} for f in features])
+
+    return collate
+
+
+def training_arguments(cfg: GlueConfig, seed: int, output_dir: str):
+    """Paper hyperparameters (PAPER.md §7); otherwise Trainer defaults (linear decay, no warm-up)."""
+    import torch
+    from transformers import TrainingArguments
+
+    on_gpu = torch.cuda.is_available()
+    return TrainingArguments(
+        output_dir=output_dir,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        num_train_epochs=cfg.num_epochs,
+        weight_decay=cfg.weight_decay,
+        seed=seed,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        length_column_name="length",
+        remove_unused_columns=False,
+        save_strategy="no",
+        eval_strategy="no",
+        logging_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        bf16=cfg.bf16,
+        use_cpu=not on_gpu,
+        dataloader_pin_memory=on_gpu,
+    )
+
+
+def finite_metrics(values: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """Metric values with undefined ones (NaN: a correlation of constant predictions, which tiny models produce)
+    counted as 0 — no correlation — and their names, rather than letting NaN spread into every mean."""
+    clean = {name: float(v) if math.isfinite(v) else 0.0 for name, v in values.items()}
+    return clean, [name for name, v in values.items() if not math.isfinite(v)]
+
+
+def finetune(
+    ref: ModelRef, task: GlueTask, data: Any, seed: int, variant: str, cfg: GlueConfig, tokenizer: Any
+) -> dict:
+    """Fine-tune one (variant, task, seed) and score every evaluation split with the packaged GLUE metric."""
+    import numpy as np
+    from transformers import AutoConfig, AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
+    from transformers.utils import logging as hf_logging
+
+    from hf_shrunk.glue.metrics import load_glue_metric
+
+    set_seed(seed)
+    labels = {
+        "num_labels": task.num_labels,
+        "problem_type": "regression" if task.is_regression else "single_label_classification",
+        # Fine-tuning dropout is the protocol's, not whatever the checkpoint was pretrained with.
+        "hidden_dropout_prob": cfg.dropout,
+        "attention_probs_dropout_prob": cfg.dropout,
+    }
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the new classifier head and the unused MLM head are expected, not news
+    try:
+        if variant == "pretrained":
+            model = AutoModelForSequenceClassification.from_pretrained(ref.location, revision=ref.revision, **labels)
+        else:
+            config = AutoConfig.from_pretrained(ref.location, revision=ref.revision, **labels)
+            model = AutoModelForSequenceClassification.from_config(config)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    train = data["train"]
+    if cfg.max_train_samples and len(train) > cfg.max_train_samples:
+        train = train.shuffle(seed=0).select(range(cfg.max_train_samples))  # same subset for every seed and variant
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(cfg, seed, tmp),
+            train_dataset=train,
+            data_collator=_collator(tokenizer, cfg.pad_to_max_length, cfg.max_length),
+            processing_class=tokenizer,
+        )
+        trainer.remove_callback(PrinterCallback)  # one line per run is printed by run_glue instead
+        trainer.train()
+        metric = load_glue_metric(task.name)
+        splits, n_eval, undefined = {}, {}, []
+        for split in task.eval_splits:
+            evaluation = data[split]
+            if cfg.max_eval_samples and len(evaluation) > cfg.max_eval_samples:
+                evaluation = evaluation.shuffle(seed=0).select(range(cfg.max_eval_samples))
+            out = trainer.predict(evaluation)
+            logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+            predictions = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+            values = metric.compute(predictions=predictions, references=evaluation["label"])
+            splits[split], missing = finite_metrics(values)
+            undefined += [f"{split}/{name}" for name in missing]
+            n_eval[split] = len(evaluation)
+    return {
+        "splits": splits,
+        "undefined_metrics": undefined,
+        "score": main_score(task, splits),
+        "n_train": len(train),
+        "n_eval": n_eval,
+        "runtime_seconds": time.perf_counter() - start,
+    }
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{variant: {condition: {"tasks": {...}, "aggregate": {...}}}}`` from per-seed result records."""
+    out: dict[str, Any] = {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["variant"], r["condition"], r["task"]), []).append(r)
+    for (variant, condition, task), runs in sorted(groups.items()):
+        runs.sort(key=lambda r: r["seed"])
+        entry = {
+            "score": _mean_std([r["score"] for r in runs])
+            | {"seeds": [r["seed"] for r in runs], "values": [r["score"] for r in runs]},
+            "splits": {
+                split: {name: _mean_std([r["splits"][split][name] for r in runs]) for name in runs[0]["splits"][split]}
+                for split in runs[0]["splits"]
+            },
+            "n_train": runs[0]["n_train"],
+            "n_eval": runs[0]["n_eval"],
+        }
+        out.setdefault(variant, {}).setdefault(condition, {"tasks": {}})["tasks"][task] = entry
+    for conditions in out.values():
+        for block in conditions.values():
+            tasks = sorted(block["tasks"])
+            seeds = sorted(set.intersection(*(set(block["tasks"][t]["score"]["seeds"]) for t in tasks)))
+            per_seed = [
+                statistics.fmean(
+                    block["tasks"][t]["score"]["values"][block["tasks"][t]["score"]["seeds"].index(s)] for t in tasks
+                )
+                for s in seeds
+            ]
+            block["aggregate"] = _mean_std(per_seed) | {"tasks": tasks, "seeds": seeds}
+    return out
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+    )
+
+
+def result_path(folder: Path, variant: str, condition: str, task: str, seed: int) -> Path:
+    return folder / "results" / variant / condition / task / f"seed{seed}.json"
+
+
+def run_glue(cfg: GlueConfig) -> dict[str, Any]:  # noqa: C901 - the loop over combinations reads best in one place
+    """Run (or resume) every combination of ``cfg`` and write ``summary.json``; returns the summary."""
+    if not cfg.model:
+        raise ConfigError("pass MODEL: a pretrain run name, a model directory or a Hub repo id[@revision]")
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer
+
+    from hf_shrunk.models import register_auto_classes
+
+    register_auto_classes()
+    from hf_shrunk.sources import load_glue_task, resolve_vocab
+
+    ref = resolve_model(cfg.model, cfg.revision, cfg.root)
+    folder = stage_dir("glue", cfg.name or ref.name, cfg.root)
+    if cfg.overwrite and folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
+    tokenizer = AutoTokenizer.from_pretrained(ref.location, revision=ref.revision)
+    conditions = CONDITIONS if cfg.condition == "both" else (cfg.condition,)
+    variants = ["pretrained"] + (["random-init"] if cfg.baseline == "random-init" else [])
+    tasks, notes = selected_tasks(cfg.tasks, trainable_tasks(cfg.data_dir))
+    vocab = resolve_vocab(cfg.vocab).value if "filtered" in conditions else None
+    jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
+    hyperparameters = {k: getattr(cfg, k) for k in RESULT_SETTINGS}
+    results, tiers = [], {}
+    bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
+    loaded: dict[str, Any] = {}
+    for task_name, condition, variant, seed in bar:
+        task = TASKS[task_name]
+        path = result_path(folder, variant, condition, task_name, seed)
+        if path.is_file():
+            record = read_json(path)
+            if record.get("hyperparameters") != hyperparameters:
+                raise UserError(
+                    f"{path} was scored with other settings ({_diff(record.get('hyperparameters') or {}, hyperparameters)}). "
+                    "Pass --overwrite to re-score, or --name to keep both."
+                )
+            results.append(record)
+            continue
+        if task_name not in loaded:
+            splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir)
+            loaded = {task_name: splits}  # one task's raw data in memory at a time
+        splits = loaded[task_name]
+        source_key = fingerprint({s: getattr(d, "_fingerprint", len(d)) for s, d in splits.items()})
+        data = tokenized_task(
+            task, condition, splits, tokenizer, vocab, source_key, cfg.max_length, cfg.pad_to_max_length, cfg.root
+        )
+        empty = [s for s in ("train", *task.eval_splits) if len(data[s]) == 0]
+        if empty:
+            note = f"{task_name} ({condition}): {', '.join(empty)} empty after filtering; skipped"
+            if note not in notes:
+                notes.append(note)
+                bar.write(note)
+            continue
+        bar.set_postfix_str(f"{variant} {condition} {task_name} seed {seed}")
+        record = finetune(ref, task, data, seed, variant, cfg, tokenizer)
+        record |= {
+            "model": ref.display,
+            "revision": ref.revision,
+            "variant": variant,
+            "condition": condition,
+            "task": task_name,
+            "seed": seed,
+        }
+        record |= {"hyperparameters": hyperparameters, "git_sha": git_sha()}
+        write_json(path, record)
+        results.append(record)
+        bar.write(
+            f"{variant:>11} {condition:>8} {task_name:>5} seed {seed}: {record['score']:.4f} ({record['n_train']} train, {sum(record['n_eval'].values())} eval, {record['runtime_seconds']:.1f}s)"
+        )
+    summary = {
+        "model": ref.display,
+        "run": ref.run,
+        "revision": ref.revision,
+        "perplexity": ref.perplexity,
+        "aggregate_definition": AGGREGATE_DEFINITION,
+        "vocabulary": vocab.info() if vocab else None,
+        "data_tiers": tiers,
+        "notes": notes,
+        "variants": summarize(results),
+        "git_sha": git_sha(),
+    }
+    write_json(folder / "summary.json", summary)
+    Manifest(
+        "glue",
+        folder.name,
+        to_dict(cfg, exclude=("root", "overwrite")),
+        [{"kind": "model", "path": ref.location, "revision": ref.revision}],
+    ).write(folder)
+    return summary
+
+
+def evaluate_model(model: str, revision: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Library entry point: score ``model`` on GLUE; keyword arguments are :class:`GlueConfig` fields."""
+    return run_glue(GlueConfig(model=model, revision=revision, **overrides))
+
+
+def evaluate_pushed(repo: str, revision: str | None = None, **glue_kwargs: Any) -> dict[str, Any]:
+    """Fine-tune and score a pushed checkpoint on GLUE; returns its summary.
+
+    Args:
+        repo (`str`): a repo id, ``repo@revision``, or anything :func:`hf_shrunk.hub.repo_id` accepts.
+        revision (`str`, *optional*): branch, tag or commit (``"step8000"``).
+        **glue_kwargs: GLUE options (``tasks``, ``seeds``, ``condition``, ...; see ``hf-shrunk glue --help``).
+    """
+    from hf_shrunk.hub import repo_id
+
+    if revision is None and "@" in repo:
+        repo, revision = repo.rsplit("@", 1)
+    return evaluate_model(repo_id(repo), revision=revision, **glue_kwargs)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [f"GLUE for {summary['model']} (mean ± std over seeds; {summary['aggregate_definition'].split(';')[0]})"]
+    for variant, conditions in summary["variants"].items():
+        for condition, block in conditions.items():
+            tasks = "  ".join(
+                f"{t} {v['score']['mean']:.3f}±{v['score']['std']:.3f}" for t, v in block["tasks"].items()
+            )
+            agg = block["aggregate"]
+            lines.append(f"  {variant:>11} {condition:>8}: GLUE {agg['mean']:.3f}±{agg['std']:.3f} | {tasks}")
+    lines += [f"  note: {n}" for n in summary["notes"]]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    (cfg,) = parse_config(
+        [GlueConfig],
+        argv,
+        prog=prog,
+        positional="model",
+        description="Fine-tune and score MODEL on GLUE, vocabulary-filtered and full, over several seeds "
+        "(paper protocol), optionally against a random-init twin. MODEL: pretrain run name, model directory, "
+        "or Hub repo id[@revision].",
+    )
+    summary = run_glue(cfg)
+    print(format_summary(summary))
+    print(f"results: {stage_dir('glue', cfg.name or resolve_model(cfg.model, cfg.revision, cfg.root).name, cfg.root)}")
+    return 0

@@ -1,0 +1,27 @@
+"""The pretraining stage: MLM with ``transformers.Trainer`` under ``accelerate launch``.
+
+``hf-shrunk pretrain`` is :func:`main` (the launcher); ``python -m hf_shrunk.pretrain`` is :func:`train_main`,
+the training process that ``accelerate launch`` starts on every device. Names that need torch (the Trainer, the
+masking collator) are imported on first use, so ``hf-shrunk pretrain --help`` stays instant.
+"""
+
+from hf_shrunk.config import lazy_attribute
+from hf_shrunk.pretrain.config import PretrainConfig
+from hf_shrunk.pretrain.launch import main
+from hf_shrunk.pretrain.train import choose_precision, parse_snapshot_steps
+from hf_shrunk.pretrain.train import main as train_main
+
+_LAZY = {
+    "MaskSeedDataset": "hf_shrunk.pretrain.data",
+    "SeededMaskingCollator": "hf_shrunk.pretrain.data",
+    "RunInfo": "hf_shrunk.pretrain.trainer",
+    "ShrunkTrainer": "hf_shrunk.pretrain.trainer",
+    "set_cpu_threads": "hf_shrunk.pretrain.trainer",
+    "use_masked_positions_head": "hf_shrunk.pretrain.trainer",
+}
+
+__all__ = ["PretrainConfig", "choose_precision", "main", "parse_snapshot_steps", "train_main", *_LAZY]
+
+
+def __getattr__(name: str):
+    return lazy_attribute(__name__, _LAZY, name)

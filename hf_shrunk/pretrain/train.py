@@ -1,0 +1,342 @@
+"""``python -m hf_shrunk.pretrain`` (run by ``hf-shrunk pretrain`` under ``accelerate launch``): MLM pretraining of
+one grid size on a corpus + tokenizer artifact, with the paper's recipe as the default profile (PAPER.md §6).
+
+Run folder ``<root>/pretrain/<name>/``: ``checkpoints/`` (resumable Trainer checkpoints), ``snapshots/step{N}/``
+(weights kept for the Hub's ``step{N}`` branches), ``best/``, ``model/`` (final weights), ``metrics.json`` and,
+written last, ``manifest.json``. Differences from the paper's code, on purpose: the loss covers masked tokens only
+and attention masks are used (the paper's loss also scored padding), and bf16 autocast is used where supported.
+"""
+
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hf_shrunk.artifacts import (
+    ArtifactError,
+    Manifest,
+    is_complete,
+    read_json,
+    require_artifact,
+    stage_dir,
+    write_json,
+)
+from hf_shrunk.config import ConfigError, packaged_config, parse_config, to_dict
+from hf_shrunk.models import flops_per_sequence, load_grid, parameter_counts
+from hf_shrunk.pretrain.config import PretrainConfig
+
+DESCRIPTION = (
+    "Pretrain one grid size with transformers.Trainer (masked LM, the paper's recipe by default). Accepts every "
+    "TrainingArguments flag too. Usually started through `hf-shrunk pretrain`, which wraps `accelerate launch`."
+)
+
+
+def parse_snapshot_steps(spec: str, total_steps: int) -> set[int]:
+    """``"pow2:512,every:1000,1500"`` -> {1, 2, 4, ..., 512, 1000, 1500, 2000, ...} up to ``total_steps`` (always
+    including ``total_steps``)."""
+    steps = {total_steps}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        kind, _, value = item.partition(":")
+        try:
+            number = int(value or kind)
+        except ValueError:
+            raise ConfigError(f"--snapshot_steps: cannot read {item!r}; use N, pow2:N or every:N") from None
+        if kind == "pow2":
+            steps |= {2**k for k in range(number.bit_length()) if 2**k <= number}
+        elif kind == "every":
+            steps |= set(range(number, total_steps + 1, number))
+        elif not value:
+            steps.add(number)
+        else:
+            raise ConfigError(f"--snapshot_steps: unknown item {item!r}; use N, pow2:N or every:N")
+    return {s for s in steps if 0 < s <= total_steps}
+
+
+def micro_batch(cfg: PretrainConfig, world_size: int, on_gpu: bool) -> tuple[int, int]:
+    """(per-process batch, accumulation steps) so that micro x processes x accumulation = effective batch."""
+    if cfg.effective_batch_size % world_size:
+        raise ConfigError(
+            f"--effective_batch_size {cfg.effective_batch_size} is not divisible by {world_size} processes"
+        )
+    per_process = cfg.effective_batch_size // world_size
+    cap = cfg.micro_batch_size or (256 if on_gpu else 64)
+    micro = max(d for d in range(1, min(cap, per_process) + 1) if per_process % d == 0)
+    if cfg.micro_batch_size and micro != cfg.micro_batch_size:
+        raise ConfigError(
+            f"--micro_batch_size {cfg.micro_batch_size} does not divide {per_process} sequences per process"
+        )
+    return micro, per_process // micro
+
+
+def choose_precision(cfg: PretrainConfig, args: Any) -> None:
+    import torch
+
+    if args.bf16 or args.fp16 or cfg.precision == "fp32":
+        return
+    if cfg.precision == "bf16":
+        args.bf16 = True
+        return
+    if torch.cuda.is_available():
+        args.bf16 = torch.cuda.is_bf16_supported()
+    else:  # CPU: worth it only with native bf16 dot products (AVX512-BF16 / AMX)
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            flags = ""
+        args.bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def run_config(cfg: PretrainConfig, args: Any, size_slug: str, inputs: list[dict]) -> dict[str, Any]:
+    """What must be identical for a run to be resumed (and what its manifest records)."""
+    keep = (
+        "learning_rate",
+        "lr_scheduler_type",
+        "adam_beta1",
+        "adam_beta2",
+        "weight_decay",
+        "seed",
+        "num_train_epochs",
+        "max_steps",
+    )
+    return {
+        "size": size_slug,
+        "pretrain": to_dict(cfg, exclude=("root", "overwrite", "resume", "num_threads", "name")),
+        "training": {k: getattr(args, k) for k in keep},
+        "inputs": inputs,
+    }
+
+
+def prepare_run_dir(run_dir: Path, config: dict, cfg: PretrainConfig) -> bool:
+    """Check the run folder against ``config``: True if it is already finished (skip)."""
+    key_file = run_dir / "run_config.json"
+    if cfg.overwrite and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if is_complete(run_dir):
+        if read_json(key_file) == config:
+            return True
+        raise ArtifactError(
+            f"{run_dir} holds a finished run with a different config; pass --overwrite or another --name"
+        )
+    if key_file.is_file():
+        if not cfg.resume:
+            raise ArtifactError(
+                f"{run_dir} holds an unfinished run. Pass --resume to continue it or --overwrite to start again."
+            )
+        old = read_json(key_file)
+        if old != config:
+            diff = [k for k in config if old.get(k) != config[k]]
+            raise ArtifactError(f"cannot resume {run_dir}: it was started with a different {', '.join(diff)} config")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(key_file, config)
+    return False
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    import torch
+    from transformers import AutoTokenizer, TrainingArguments
+
+    cfg, args = parse_config(
+        [PretrainConfig, TrainingArguments],
+        argv,
+        prog=prog or "python -m hf_shrunk.pretrain",
+        description=DESCRIPTION,
+        default_config=packaged_config("pretrain_paper"),
+        # Without CUDA, use_cpu makes several processes (cpu_ddp) join a gloo process group instead of running alone.
+        defaults={"use_cpu": not torch.cuda.is_available()},
+    )
+    if not cfg.size:
+        raise ConfigError("pass --size SLUG (see `hf-shrunk sizes`), e.g. --size factorized-e32-h32-i64-a8-l1")
+    return train(cfg, args, AutoTokenizer)
+
+
+def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: C901 - one linear recipe
+    import torch
+
+    from hf_shrunk.models import (
+        build_config,
+        build_model,
+        check_config_matches_tokenizer,
+        count_model_parameters,
+        size_of_config,
+    )
+    from hf_shrunk.pretrain.data import MaskSeedDataset, SeededMaskingCollator, tokenize_corpus, tokenized_cache_dir
+    from hf_shrunk.pretrain.trainer import (
+        CheckpointRecorder,
+        EpochSetter,
+        RunInfo,
+        ShrunkTrainer,
+        find_resume_checkpoint,
+        restore_forward,
+        set_cpu_threads,
+        use_masked_positions_head,
+    )
+
+    size = load_grid(cfg.grid).find(cfg.size)
+    run_dir = stage_dir("pretrain", cfg.name or size.slug, cfg.root)
+    corpus_dir, corpus_manifest = require_artifact("corpus", cfg.corpus, cfg.root)
+    tok_dir, tok_manifest = require_artifact("tokenizer", cfg.tokenizer, cfg.root)
+    tokenizer = auto_tokenizer.from_pretrained(str(tok_dir))
+    model_config = build_config(size, tokenizer, vocab_padding=cfg.vocab_padding, dropout=cfg.dropout)
+    check_config_matches_tokenizer(model_config, tokenizer, where=str(tok_dir))
+    inputs = [
+        {
+            "kind": "corpus",
+            "path": str(corpus_dir),
+            "fingerprint": corpus_manifest.key,
+            "tiers": corpus_manifest.extra.get("tiers"),
+        },
+        {"kind": "tokenizer", "path": str(tok_dir), "fingerprint": tok_manifest.key},
+    ]
+    setup = run_config(cfg, args, size.slug, inputs)
+    with args.main_process_first(desc="checking the run folder"):
+        if args.process_index == 0:
+            finished = prepare_run_dir(run_dir, setup, cfg)
+        else:  # the main process has checked (and created) the folder
+            finished = is_complete(run_dir) and read_json(run_dir / "run_config.json") == setup
+    if finished:
+        print(f"{run_dir} is already trained with this config; pass --overwrite to retrain")
+        return 0
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        set_cpu_threads(cfg.num_threads)
+
+    mask_config = {k: getattr(cfg, k) for k in ("mlm_probability", "mask_replace_prob", "random_replace_prob")}
+    cache = tokenized_cache_dir(
+        corpus_manifest.key, tok_manifest.key, cfg.max_seq_len, cfg.pack, mask_config, cfg.root
+    )
+    with args.main_process_first(desc="tokenizing the corpus"):
+        data = tokenize_corpus(corpus_dir, tokenizer, cache, cfg.max_seq_len, cfg.pack, mask_config=mask_config)
+    train_set, eval_set = data["train"], data.get("validation")
+    if cfg.max_train_sequences:
+        train_set = train_set.select(range(min(cfg.max_train_sequences, len(train_set))))
+    if eval_set is not None and cfg.eval_max_sequences:
+        eval_set = eval_set.select(range(min(cfg.eval_max_sequences, len(eval_set))))
+    if len(train_set) < cfg.effective_batch_size:
+        raise ConfigError(
+            f"{corpus_dir} has {len(train_set)} training sequences, fewer than one batch of {cfg.effective_batch_size}"
+        )
+
+    args.output_dir = str(run_dir / "checkpoints")
+    args.per_device_train_batch_size, args.gradient_accumulation_steps = micro_batch(cfg, args.world_size, on_gpu)
+    args.per_device_eval_batch_size = max(args.per_device_eval_batch_size, args.per_device_train_batch_size)
+    updates_per_epoch = len(train_set) // cfg.effective_batch_size
+    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(updates_per_epoch * args.num_train_epochs)
+    args.warmup_steps = min(4000, int(0.05 * total_steps)) if cfg.warmup == "paper" else int(cfg.warmup)
+    args.include_num_input_tokens_seen = "non_padding"
+    args.logging_nan_inf_filter = False
+    args.remove_unused_columns = False  # keep special_tokens_mask for the collator
+    if on_gpu and args.dataloader_num_workers == 0:
+        args.dataloader_num_workers = 4
+    if not on_gpu:
+        args.dataloader_pin_memory = False
+    choose_precision(cfg, args)
+
+    flops = flops_per_sequence(size_of_config(model_config), model_config.vocab_size, cfg.max_seq_len)
+    run_info = RunInfo(
+        run_dir,
+        cfg.effective_batch_size,
+        cfg.max_seq_len,
+        flops,
+        parse_snapshot_steps(cfg.snapshot_steps, total_steps),
+    )
+    model = build_model(model_config, "mlm", init=cfg.init, seed=args.seed)
+    use_masked_positions_head(model, cfg.masked_positions_head)
+    train_set = MaskSeedDataset(train_set, args.seed)
+    trainer = ShrunkTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=SeededMaskingCollator(tokenizer, **mask_config),
+        processing_class=tokenizer,
+        callbacks=[CheckpointRecorder(run_info), EpochSetter(train_set)],
+        run_info=run_info,
+    )
+    resume_from = None
+    if cfg.resume:
+        resume_from, notes = find_resume_checkpoint(run_dir / "checkpoints")
+        if trainer.is_world_process_zero():
+            for note in notes:
+                print(note, file=sys.stderr)
+            print(
+                f"resuming from {resume_from}"
+                if resume_from
+                else f"no complete checkpoint in {run_dir}; starting at step 0"
+            )
+    if trainer.is_world_process_zero():
+        counts = count_model_parameters(model)
+        print(
+            f"pretraining {size.slug}: {counts['total']:,} parameters ({counts['non_embedding']:,} non-embedding), "
+            f"{total_steps:,} updates of {cfg.effective_batch_size} x {cfg.max_seq_len} tokens "
+            f"({args.per_device_train_batch_size} per process x {args.world_size} x {args.gradient_accumulation_steps} accumulation), "
+            f"{'bf16' if args.bf16 else 'fp32'}, warm-up {args.warmup_steps}, into {run_dir}"
+        )
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if not any(h.get("step") == trainer.state.global_step and "eval_loss" in h for h in trainer.state.log_history):
+        trainer.evaluate()  # the final step is a snapshot and needs its eval loss
+    restore_forward(model)
+    trainer.save_model(str(run_dir / "model"))
+    if trainer.is_world_process_zero():
+        finish_run(trainer, run_dir, size, model_config, setup, counts=count_model_parameters(model))
+    return 0
+
+
+def finish_run(trainer: Any, run_dir: Path, size: Any, model_config: Any, setup: dict, counts: dict) -> None:
+    """Write the final state, ``metrics.json`` and, last, ``manifest.json``."""
+    from hf_shrunk.artifacts import STATE_FILE
+
+    info = trainer.run_info
+    history = trainer.state.log_history
+    evals = sorted({h["step"]: h for h in history if "eval_loss" in h}.values(), key=lambda h: h["step"])
+    eval_history = [
+        info.progress(h["step"], 0)
+        | {"tokens": h.get("num_input_tokens_seen"), "eval_loss": h["eval_loss"], "perplexity": h["eval_perplexity"]}
+        for h in evals
+    ]
+    final = info.progress(trainer.state.global_step, trainer.state.num_input_tokens_seen) | {
+        "eval_loss": evals[-1]["eval_loss"]
+    }
+    write_json(run_dir / "model" / STATE_FILE, final)
+    best = min(eval_history, key=lambda h: h["eval_loss"])
+    metrics = {
+        "run": run_dir.name,
+        "slug": size.slug,
+        "family": size.family,
+        "dims": {
+            "E": size.E,
+            "H": size.H,
+            "I": size.I,
+            "A": size.A,
+            "A_requested": size.requested_heads,
+            "L": size.L,
+            "V": model_config.vocab_size,
+        },
+        "params": counts,
+        "params_closed_form": parameter_counts(size, model_config.vocab_size),
+        "flops_per_sequence": info.flops_per_sequence,
+        "eval_history": eval_history,
+        "train_history": [
+            {"step": h["step"], "loss": h["loss"], "learning_rate": h.get("learning_rate")}
+            for h in history
+            if "loss" in h
+        ],
+        "final": final,
+        "best": best,
+        "snapshots": sorted(info.snapshot_steps),
+        "train_runtime": next((h.get("train_runtime") for h in reversed(history) if "train_runtime" in h), None),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    manifest = Manifest(
+        "pretrain",
+        run_dir.name,
+        setup,
+        setup["inputs"],
+        extra={"slug": size.slug, "family": size.family, "params": counts, "final": final, "best_step": best["step"]},
+    )
+    manifest.write(run_dir)
+    print(
+        f"done: {size.slug} step {final['step']:,}, eval loss {final['eval_loss']:.4f} (perplexity {math.exp(final['eval_loss']):.2f}), "
+        f"{final['tokens']:,} tokens, {final['flops_paper']:.3g} FLOPs (paper convention) -> {run_dir}"
+    )
