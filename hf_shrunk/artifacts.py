@@ -65,6 +65,12 @@ def stage_dir(stage: str, name: str, root: str | os.PathLike | None = None) -> P
     return artifact_root(root) / stage / name
 
 
+def finished(stage: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """The complete artifact folders of ``stage`` under the root (those with a manifest.json), sorted by name."""
+    base = artifact_root(root) / stage
+    return sorted(p for p in base.iterdir() if p.is_dir() and is_complete(p)) if base.is_dir() else []
+
+
 def git_sha(path: str | os.PathLike | None = None) -> str | None:
     """The git commit of the hf_shrunk checkout (``None`` for an installed wheel)."""
     here = Path(path) if path else Path(__file__).resolve().parent

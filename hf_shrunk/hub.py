@@ -6,8 +6,8 @@
     tokenizer = hf_shrunk.load_tokenizer("factorized-e32-h32-i64-a8-l1")
     corpus = hf_shrunk.load_corpus(split="validation")
 
-Repos are ``<org>/shrunk-<slug>`` and ``<org>/shrunk-corpus`` (:mod:`hf_shrunk.publish.push` writes them). The org
-defaults to :data:`DEFAULT_ORG`, or ``$HF_SHRUNK_ORG`` when set (for a suite published elsewhere).
+Repos are ``<org>/shrunk-<slug>`` and ``<org>/shrunk-corpus`` (``hf-shrunk publish --org ORG`` writes them). There is
+no default org: pass ``org=`` or set ``$HF_SHRUNK_ORG`` to the namespace that published the suite you want.
 
 Remote code: the factorized family (``model_type: shrunk_roberta``) is not in transformers. Its repos ship
 ``modeling_shrunk.py`` so that ``AutoModelForMaskedLM.from_pretrained(repo, trust_remote_code=True)`` works where
@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-DEFAULT_ORG = "hf-shrunk"  # the Hub organisation of the published suite
 ORG_ENV = "HF_SHRUNK_ORG"
 AUTO_CLASSES = {"mlm": "AutoModelForMaskedLM", "classification": "AutoModelForSequenceClassification"}
 FAMILY_PREFIXES = ("roberta-", "factorized-")
@@ -30,8 +29,16 @@ DATASET_REPO_NAME = "shrunk-corpus"  # the corpus dataset repo is <org>/shrunk-c
 
 
 def default_org() -> str:
-    """``$HF_SHRUNK_ORG`` if set, else :data:`DEFAULT_ORG`."""
-    return os.environ.get(ORG_ENV) or DEFAULT_ORG
+    """``$HF_SHRUNK_ORG``; an error that says what to do when it is unset (there is no built-in default)."""
+    org = os.environ.get(ORG_ENV, "").strip()
+    if not org:
+        from hf_shrunk.config import ConfigError
+
+        raise ConfigError(
+            f"which Hub namespace published the models? Pass org='NAME' (or a full repo id 'NAME/shrunk-...', or a "
+            f"local folder such as the demo's publish folder), or set {ORG_ENV}=NAME"
+        )
+    return org
 
 
 def model_repo_name(slug: str) -> str:

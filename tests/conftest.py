@@ -117,6 +117,47 @@ def artifact_root(tmp_path, monkeypatch) -> Path:
     return root
 
 
+@pytest.fixture()
+def vocab_server(monkeypatch):
+    """Serve vocabulary bytes over HTTP on 127.0.0.1 as the paper's pinned URL would: ``serve(data, sha256=None)``
+    points ``HF_SHRUNK_VOCAB_URL`` at them, lifts offline mode, and (unless ``sha256`` is given) makes their
+    digest the expected one. Returns the list of request paths seen."""
+    import hashlib
+    import http.server
+    import threading
+
+    import hf_shrunk.sources.tiers as tiers
+
+    served, seen = {}, []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.path)
+            body = served.get("data")
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def serve(data: bytes, sha256: str | None = None) -> list[str]:
+        served["data"] = data
+        monkeypatch.setattr(tiers, "PAPER_VOCAB_SHA256", sha256 or hashlib.sha256(data).hexdigest())
+        monkeypatch.setenv(
+            "HF_SHRUNK_VOCAB_URL", f"http://127.0.0.1:{server.server_port}/AOChildes_word_frequency.csv"
+        )
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        return seen
+
+    yield serve
+    server.shutdown()
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for subprocesses started by tests: the hermetic variables above plus ``extra``."""
     env = dict(os.environ)

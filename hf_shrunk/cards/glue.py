@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hf_shrunk.sources import GLUE_TASKS
+from hf_shrunk.sources import GLUE_REPO, GLUE_TASKS
 
 CONDITIONS = {"filtered": "vocabulary-filtered", "full": "full"}
 VARIANTS = {"pretrained": "pretrained", "random-init": "random init"}
@@ -22,7 +22,6 @@ METRICS = {
     "pearson": ("pearsonr", "Pearson r"),
     "spearmanr": ("spearmanr", "Spearman ρ"),
 }
-GLUE_DATASET = "nyu-mll/glue"
 
 
 def _condition(summary: dict[str, Any], variant: str, condition: str) -> dict[str, Any]:
@@ -146,7 +145,7 @@ def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
                         ConditionResult(
                             task_type="text-classification",  # the Hub's task for GLUE, STS-B regression included
                             task_name=GLUE_TASKS[task].category if task in GLUE_TASKS else task,
-                            dataset_type=GLUE_DATASET,
+                            dataset_type=GLUE_REPO,
                             dataset_name=f"GLUE {display_name(task, split)} ({label})",
                             dataset_config=task,
                             dataset_split=split,

@@ -33,9 +33,7 @@ from hf_shrunk.models.modeling_shrunk import (
     ShrunkRobertaForSequenceClassification,
     ShrunkRobertaModel,
 )
-
-# RoBERTa's special tokens and ids (PAPER.md §3); the models' pad/bos/eos ids must match them.
-SPECIAL_TOKENS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4}
+from hf_shrunk.tokenizer import SPECIAL_TOKEN_IDS  # the models' pad/bos/eos ids must match the tokenizer's
 
 # Written into every factorized config.json, so a pushed repo loads with trust_remote_code for every task.
 AUTO_MAP = {
@@ -69,7 +67,7 @@ register_auto_classes()
 def check_tokenizer(tokenizer: Any, vocab_size: int | None = None, where: str = "tokenizer") -> None:
     """Refuse a tokenizer whose special tokens are not RoBERTa's, or that does not fit ``vocab_size``."""
     vocab = tokenizer.get_vocab()
-    wrong = {tok: (vocab.get(tok), want) for tok, want in SPECIAL_TOKENS.items() if vocab.get(tok) != want}
+    wrong = {tok: (vocab.get(tok), want) for tok, want in SPECIAL_TOKEN_IDS.items() if vocab.get(tok) != want}
     if wrong:
         detail = ", ".join(f"{tok} has id {got} (expected {want})" for tok, (got, want) in wrong.items())
         raise ConfigError(
@@ -119,9 +117,9 @@ def build_config(
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
         layer_norm_eps=1e-5,
-        pad_token_id=SPECIAL_TOKENS["<pad>"],
-        bos_token_id=SPECIAL_TOKENS["<s>"],
-        eos_token_id=SPECIAL_TOKENS["</s>"],
+        pad_token_id=SPECIAL_TOKEN_IDS["<pad>"],
+        bos_token_id=SPECIAL_TOKEN_IDS["<s>"],
+        eos_token_id=SPECIAL_TOKEN_IDS["</s>"],
     )
     common.update(overrides)
     if size.family == "roberta":

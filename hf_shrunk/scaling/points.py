@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from hf_shrunk.artifacts import MANIFEST, artifact_root, file_fingerprint, read_json, require_artifact, stage_dir
+from hf_shrunk.artifacts import (
+    artifact_root,
+    file_fingerprint,
+    finished,
+    read_json,
+    require_artifact,
+    stage_dir,
+)
 from hf_shrunk.config import UserError
 from hf_shrunk.scaling.fit import FitError
 
@@ -100,8 +107,7 @@ def _check_positive(point: dict[str, Any], fields: Sequence[str], where: str) ->
 
 def list_runs(root: str | Path | None = None) -> list[Path]:
     """Finished pretrain run folders under ``<root>/pretrain`` (those with a manifest.json), sorted by name."""
-    base = artifact_root(root) / "pretrain"
-    return sorted(p for p in base.iterdir() if (p / MANIFEST).is_file()) if base.is_dir() else []
+    return finished("pretrain", root)
 
 
 def _run_folders(runs: Sequence[str], root: str | Path | None) -> list[Path]:

@@ -5,7 +5,7 @@
 every stage offline with ``HF_SHRUNK_DATA_DIR=DIR``:
 
     glue/<task>/<split>.parquet              nyu-mll/glue, written by ``datasets`` (features in the metadata)
-    vocab/aochildes_word_frequency.csv       from our vocabulary dataset repo
+    vocab/aochildes_word_frequency.csv       the paper's vocabulary (its repository at a pinned commit)
     constrained_language/<split>.parquet     the paper's corpus (column ``text``)
     corpus/<name>.parquet                    raw sources streamed from the Hub (columns ``text``, ``source``)
     MANIFEST.sha256, mirror.json             checksums; provenance (repo, config, split, revision, rows)
@@ -16,32 +16,33 @@ Each file is written to a temporary name and renamed when complete; existing fil
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import datetime as _dt
 import logging
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, is_complete, read_json, sha256_file, stage_dir, write_json
-from hf_shrunk.config import UserError
+from hf_shrunk.config import ConfigError, UserError, field, parse_config
 from hf_shrunk.sources.glue import GLUE_TASKS, available_glue_tasks, task_info
 from hf_shrunk.sources.tiers import (
     CONSTRAINED_COLUMN,
     CONSTRAINED_REPO,
     CONSTRAINED_SPLITS,
     DATA_DIR_ENV,
-    DEFAULT_VOCAB_REPO,
     GLUE_REPO,
+    PAPER_VOCAB_URL,
     VOCAB_FILENAME,
-    VOCAB_HUB_PATH,
+    VOCAB_URL_ENV,
     MissingDataError,
+    download_paper_vocab,
     hub_errors,
     hub_unavailable,
     mirror_dir,
-    vocab_repo,
 )
 
 logger = logging.getLogger(__name__)
@@ -114,15 +115,14 @@ def _mirror_glue(to: Path, task: str, overwrite: bool, record: dict) -> list[Pat
     return written
 
 
-def _mirror_vocab(to: Path, repo: str, overwrite: bool, record: dict) -> list[Path]:
-    from huggingface_hub import hf_hub_download
-
+def _mirror_vocab(to: Path, overwrite: bool, record: dict) -> list[Path]:
     final = to / "vocab" / VOCAB_FILENAME
     if final.is_file() and not overwrite:
         return []
-    src = _hub_call(f"{repo}/{VOCAB_HUB_PATH}", lambda: hf_hub_download(repo, VOCAB_HUB_PATH, repo_type="dataset"))
+    src = download_paper_vocab(to / "vocab" / ".download")
     _write_atomic(final, lambda tmp: shutil.copyfile(src, tmp))
-    record[str(final.relative_to(to))] = {"repo": repo, "file": VOCAB_HUB_PATH}
+    shutil.rmtree(src.parent, ignore_errors=True)
+    record[str(final.relative_to(to))] = {"repo": None, "url": os.environ.get(VOCAB_URL_ENV) or PAPER_VOCAB_URL}
     return [final]
 
 
@@ -180,7 +180,6 @@ def write_mirror(
     vocab: bool,
     corpus: Sequence[str] | None,
     max_docs: int | None = None,
-    vocab_repo_id: str | None = None,
     overwrite: bool = False,
     text_column: str = "text",
 ) -> list[Path]:
@@ -189,11 +188,10 @@ def write_mirror(
     Args:
         to (`Path`): the mirror folder (created).
         glue (`Sequence[str]`, *optional*): GLUE tasks; ``[]`` = all (with ``ax``); ``None`` = none.
-        vocab (`bool`): download the vocabulary CSV.
+        vocab (`bool`): download the paper's vocabulary CSV (pinned URL, sha256 checked).
         corpus (`Sequence[str]`, *optional*): ``hub:OWNER/NAME[:CONFIG]`` specs or the paper's corpus repo;
             ``[]`` = the paper's corpus; ``None`` = none.
         max_docs (`int`, *optional*): rows per corpus source and split.
-        vocab_repo_id (`str`, *optional*): dataset repo with the CSV (default: :func:`~hf_shrunk.sources.tiers.vocab_repo`).
         overwrite (`bool`): download files that exist again.
         text_column (`str`): text column of streamed raw sources.
 
@@ -208,12 +206,12 @@ def write_mirror(
     for task in [task_info(t).name for t in glue or []] or (list(GLUE_TASKS) if glue is not None else []):
         written += _mirror_glue(to, task, overwrite, record)
     if vocab:
-        written += _mirror_vocab(to, vocab_repo_id or vocab_repo(), overwrite, record)
+        written += _mirror_vocab(to, overwrite, record)
     for spec in (corpus or [CONSTRAINED_REPO]) if corpus is not None else []:
         written += _mirror_corpus(to, spec, max_docs, text_column, overwrite, record)
     revisions = {info["repo"]: None for info in record.values()}
     for repo in revisions:
-        revisions[repo] = _revision(repo)
+        revisions[repo] = _revision(repo) if repo else None  # the vocabulary's URL pins its own commit
     for rel, info in record.items():
         meta["files"][rel] = {**info, "revision": revisions[info["repo"]]}
     from huggingface_hub import constants
@@ -230,7 +228,7 @@ def write_mirror(
     return written
 
 
-def status_lines(data_dir: str | None = None) -> list[str]:
+def status_lines(data_dir: str | None = None, root: str | None = None) -> list[str]:
     """Where each input of the study would come from now (nothing is downloaded)."""
     mirror = mirror_dir(data_dir)
     hub = hub_unavailable()
@@ -241,7 +239,8 @@ def status_lines(data_dir: str | None = None) -> list[str]:
     if mirror and (mirror / "vocab" / VOCAB_FILENAME).is_file():
         vocab = f"mirror ({mirror / 'vocab' / VOCAB_FILENAME})"
     else:
-        vocab = f"hub ({vocab_repo()})" if hub is None else "fallback (wordfreq:21000)"
+        cached = (artifact_root(root) / "downloads" / VOCAB_FILENAME).is_file()
+        vocab = "download (cached)" if cached else f"download ({os.environ.get(VOCAB_URL_ENV) or PAPER_VOCAB_URL})"
     lines.append(f"vocabulary: {vocab}")
     corpus_files = sorted((mirror / "corpus").glob("*.parquet")) if mirror else []
     if corpus_files:
@@ -251,9 +250,9 @@ def status_lines(data_dir: str | None = None) -> list[str]:
     elif hub is None:
         corpus = f"hub ({CONSTRAINED_REPO}, passed through)"
     else:
-        cached = is_complete(stage_dir("fallback", "gensim-enwiki"))
+        cached = is_complete(stage_dir("fallback", "gensim-enwiki", root))
         when = "cached" if cached else "downloaded from PyPI on first use"
-        corpus = f"fallback (Wikipedia from the gensim wheel; {when} under {artifact_root()})"
+        corpus = f"fallback (Wikipedia from the gensim wheel; {when} under {artifact_root(root)})"
     lines.append(f"corpus:     {corpus}  [--sources auto]")
     local = available_glue_tasks(data_dir and Path(data_dir) / "glue")
     for task in GLUE_TASKS:
@@ -262,40 +261,64 @@ def status_lines(data_dir: str | None = None) -> list[str]:
     return lines
 
 
+@dataclasses.dataclass
+class MirrorConfig:
+    to: str = field(None, help="Mirror folder (created); use it afterwards as HF_SHRUNK_DATA_DIR. Required.")
+    glue: list[str] | None = field(None, help="GLUE tasks to download ('all': every task, with ax).")
+    vocab: bool = field(False, help="The paper's vocabulary CSV (pinned URL, sha256 checked).")
+    corpus: list[str] | None = field(
+        None,
+        help=f"Corpus sources: hub:OWNER/NAME[:CONFIG] (streamed, train split) or {CONSTRAINED_REPO} ('paper': the "
+        "latter).",
+    )
+    max_docs: int | None = field(None, help="Rows per corpus source (streamed raw sources need it).")
+    text_column: str = field("text", help="Text column of streamed raw sources.")
+    overwrite: bool = field(False, help="Download files that already exist again.")
+
+    def __post_init__(self):
+        if not self.to:
+            raise ConfigError("pass --to DIR: the mirror folder to write")
+
+
+@dataclasses.dataclass
+class StatusConfig:
+    data_dir: str | None = field(None, help=f"Mirror folder instead of ${DATA_DIR_ENV}.")
+    root: str | None = field(None, help="Artifact root (default: $HF_SHRUNK_HOME or ~/.cache/hf_shrunk).")
+
+
+DATA_USAGE = (
+    "usage: hf-shrunk data {mirror,status} [options]\n\n"
+    "  mirror  Download GLUE, the paper's vocabulary and corpus sources into a mirror folder (HF_SHRUNK_DATA_DIR).\n"
+    "  status  Show where each input of the study would come from now (downloads nothing).\n\n"
+    "Run `hf-shrunk data mirror --help` or `hf-shrunk data status --help` for their options."
+)
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """``hf-shrunk data``: ``mirror`` downloads the study's data into a mirror; ``status`` shows the tiers."""
-    parser = argparse.ArgumentParser(prog=prog or "hf-shrunk data", description=main.__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    mirror = sub.add_parser("mirror", help="Download GLUE, the vocabulary and corpus sources into a mirror folder.")
-    mirror.add_argument("--to", required=True, help="Mirror folder (created); use it as HF_SHRUNK_DATA_DIR.")
-    mirror.add_argument("--glue", nargs="*", metavar="TASK", default=None, help="GLUE tasks (no TASK: all, with ax).")
-    mirror.add_argument(
-        "--vocab", action="store_true", help=f"The vocabulary CSV from the Hub repo ({DEFAULT_VOCAB_REPO})."
-    )
-    mirror.add_argument(
-        "--corpus", nargs="*", metavar="SPEC", default=None,
-        help=f"Corpus sources: hub:OWNER/NAME[:CONFIG] (streamed, train split) or {CONSTRAINED_REPO} "
-        "(no SPEC: the latter).",
-    )  # fmt: skip
-    mirror.add_argument(
-        "--max-docs", type=int, default=None, help="Rows per corpus source (streamed sources need it)."
-    )
-    mirror.add_argument("--text-column", default="text", help="Text column of streamed raw sources.")
-    mirror.add_argument("--vocab-repo", default=None, help=f"Hub dataset repo holding {VOCAB_HUB_PATH}.")
-    mirror.add_argument("--overwrite", action="store_true", help="Download files that already exist again.")
-    status = sub.add_parser("status", help="Show where each input would come from (downloads nothing).")
-    status.add_argument("--data-dir", default=None, help=f"Mirror folder instead of ${DATA_DIR_ENV}.")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.command == "status":
-        for line in status_lines(args.data_dir):
-            print(line)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = prog or "hf-shrunk data"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(DATA_USAGE.replace("hf-shrunk data", prog))
         return 0
-    if args.glue is None and not args.vocab and args.corpus is None:
-        args.glue, args.vocab, args.corpus = [], True, []  # nothing chosen: everything the study needs
+    command, rest = argv[0], argv[1:]
+    if command == "status":
+        (cfg,) = parse_config([StatusConfig], rest, prog=f"{prog} status", description=status_lines.__doc__)
+        print("\n".join(status_lines(cfg.data_dir, cfg.root)))
+        return 0
+    if command != "mirror":
+        raise ConfigError(f"unknown data command {command!r}: use `{prog} mirror` or `{prog} status`")
+    (cfg,) = parse_config([MirrorConfig], rest, prog=f"{prog} mirror", description=write_mirror.__doc__.split("\n")[0])
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    glue, corpus, vocab = cfg.glue, cfg.corpus, cfg.vocab
+    if glue is None and not vocab and corpus is None:
+        glue, vocab, corpus = [], True, []  # nothing chosen: everything the study needs
+    glue = [] if glue is not None and [g.lower() for g in glue] in ([], ["all"]) else glue
+    corpus = [] if corpus is not None and corpus in ([], ["paper"]) else corpus
+    to = Path(cfg.to)
     written = write_mirror(
-        Path(args.to), glue=args.glue, vocab=args.vocab, corpus=args.corpus, max_docs=args.max_docs,
-        vocab_repo_id=args.vocab_repo or vocab_repo(), overwrite=args.overwrite, text_column=args.text_column,
+        to, glue=glue, vocab=vocab, corpus=corpus, max_docs=cfg.max_docs, overwrite=cfg.overwrite,
+        text_column=cfg.text_column,
     )  # fmt: skip
-    print(f"wrote {len(written)} files into {args.to}; use it with: export {DATA_DIR_ENV}={Path(args.to).resolve()}")
+    print(f"wrote {len(written)} files into {to}; use it with: export {DATA_DIR_ENV}={to.resolve()}")
     return 0

@@ -16,7 +16,8 @@ from hf_shrunk.artifacts import Manifest, require_artifact, should_skip, stage_d
 from hf_shrunk.config import parse_config, to_dict
 from hf_shrunk.tokenizer.config import TokenizerConfig
 
-SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, RoBERTa's order
+SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, RoBERTa's order (paper §3.1)
+SPECIAL_TOKEN_IDS = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
 
 
 def build_untrained(lowercase: bool = True):
@@ -29,7 +30,10 @@ def build_untrained(lowercase: bool = True):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.RobertaProcessing(
-        ("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False
+        ("</s>", SPECIAL_TOKEN_IDS["</s>"]),
+        ("<s>", SPECIAL_TOKEN_IDS["<s>"]),
+        trim_offsets=True,
+        add_prefix_space=False,
     )
     return tok
 

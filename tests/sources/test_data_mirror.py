@@ -9,8 +9,8 @@ CSV = ",word,frequency\n0,the,10\n1,cat,5\n2,NaN,3\n3,TRUE,1\n"
 
 
 @pytest.fixture()
-def hub_data(fakehub, tmp_path, monkeypatch):
-    """GLUE (sst2, rte) as a dataset repo with one config per task, and the vocabulary in the corpus repo."""
+def hub_data(fakehub, tmp_path, monkeypatch, vocab_server):
+    """GLUE (sst2, rte) as a dataset repo with one config per task; the vocabulary at its (local) pinned URL."""
     import datasets
 
     import hf_shrunk.sources.glue as sources_glue
@@ -23,24 +23,16 @@ def hub_data(fakehub, tmp_path, monkeypatch):
     for task in ("sst2", "rte"):
         files = {split: str(local / task / f"{split}.parquet") for split in ("train", "validation")}
         datasets.load_dataset("parquet", data_files=files).push_to_hub(glue_repo, config_name=task)
-    vocab_repo = f"{fakehub.org}/shrunk-corpus"
-    fakehub.api.create_repo(vocab_repo, repo_type="dataset")
-    fakehub.api.upload_file(
-        path_or_fileobj=CSV.encode(),
-        path_in_repo="vocabulary/aochildes_word_frequency.csv",
-        repo_id=vocab_repo,
-        repo_type="dataset",
-    )
-    monkeypatch.setenv("HF_SHRUNK_VOCAB_REPO", vocab_repo)
+    vocab_server(CSV.encode())
     monkeypatch.delenv("HF_SHRUNK_DATA_DIR", raising=False)
     return local
 
 
-def test_vocabulary_and_glue_come_from_the_hub_without_a_mirror(hub_data):
+def test_vocabulary_downloads_and_glue_comes_from_the_hub_without_a_mirror(hub_data):
     from hf_shrunk.sources import load_glue_task, resolve_vocab
 
     vocab = resolve_vocab("auto")
-    assert vocab.tier == "hub" and vocab.value.words == {"the", "cat", "nan", "true"}
+    assert vocab.tier == "download" and vocab.value.words == {"the", "cat", "nan", "true"}
     splits, tier = load_glue_task("sst2")
     assert tier == "hub" and len(splits["train"]) == 300
     assert splits["train"].features["label"].names == ["negative", "positive"]

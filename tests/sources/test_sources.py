@@ -43,8 +43,8 @@ def test_vocab_tiers_offline(tmp_path, no_mirror):
         "fingerprint": explicit.fingerprint,
         "tier": "explicit",
     }
-    fallback = resolve_vocab("auto")  # no mirror, HF_HUB_OFFLINE=1 (conftest): wordfreq
-    assert fallback.tier == "fallback" and fallback.description == "wordfreq:21000" and fallback.value.size == 21000
+    with pytest.raises(MissingDataError, match="HF_SHRUNK_DATA_DIR.*--vocab PATH.*wordfreq:21000"):
+        resolve_vocab("auto")  # no mirror, HF_HUB_OFFLINE=1 (conftest): never a silent substitute
     (tmp_path / "vocab").mkdir()
     (tmp_path / "vocab" / "aochildes_word_frequency.csv").write_text(",word,frequency\n0,dog,1\n")
     mirror = resolve_vocab("auto", data_dir=tmp_path)
@@ -300,7 +300,6 @@ def test_glue_from_the_mirror(mirror_dir, monkeypatch):
 
 def test_mirror_writer_round_trip(tmp_path, monkeypatch, no_mirror):
     import datasets
-    import huggingface_hub
 
     from hf_shrunk.sources import mirror as sources_mirror
 
@@ -311,10 +310,11 @@ def test_mirror_writer_round_trip(tmp_path, monkeypatch, no_mirror):
             {s: datasets.Dataset.from_dict(rows, features=glue_features("wnli")) for s in ("train", "validation")}
         )
 
-    csv_path = tmp_path / "hub.csv"
+    csv_path = tmp_path / "downloaded" / "aochildes_word_frequency.csv"
+    csv_path.parent.mkdir()
     csv_path.write_text(",word,frequency\n0,dog,1\n")
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo, name, repo_type: str(csv_path))
+    monkeypatch.setattr(sources_mirror, "download_paper_vocab", lambda cache_dir: csv_path)
     monkeypatch.setattr(sources_mirror, "_revision", lambda repo: "abc123")
     out = tmp_path / "mirror"
     assert main(["mirror", "--to", str(out), "--glue", "wnli", "--vocab"]) == 0
@@ -335,3 +335,31 @@ def test_mirror_writer_round_trip(tmp_path, monkeypatch, no_mirror):
 def test_mirror_offline_is_a_clear_error(tmp_path):
     with pytest.raises(MissingDataError, match="cannot download nyu-mll/glue cola from the Hub"):
         main(["mirror", "--to", str(tmp_path / "m"), "--glue", "cola"])
+
+
+def test_paper_vocab_download_is_checked_and_cached(vocab_server, artifact_root, no_mirror):
+    """The vocabulary tier downloads the pinned CSV once, verifies its sha256 and reuses the cached copy."""
+    data = b",word,frequency\n0,dog,1\n1,cat,2\n"
+    seen = vocab_server(data)
+    first = resolve_vocab("auto")
+    assert first.tier == "download" and first.value.words == {"dog", "cat"} and len(seen) == 1
+    assert resolve_vocab("auto").fingerprint == first.fingerprint and len(seen) == 1  # cached, not downloaded again
+
+
+def test_paper_vocab_with_the_wrong_bytes_is_refused(vocab_server, artifact_root, no_mirror):
+    vocab_server(b",word,frequency\n0,dog,1\n", sha256="0" * 64)
+    with pytest.raises(MissingDataError, match="not the paper's file"):
+        resolve_vocab("auto")
+    assert not list(artifact_root.rglob("aochildes_word_frequency.csv"))  # nothing kept
+
+
+@pytest.mark.data
+def test_the_pinned_checksum_is_the_paper_files(vocab_server, artifact_root, mirror_dir, monkeypatch):
+    """Served the real file (the mirror's byte-for-byte copy), the download passes the real pinned sha256."""
+    import hf_shrunk.sources.tiers as tiers
+
+    real = tiers.PAPER_VOCAB_SHA256
+    vocab_server((mirror_dir / "vocab" / "aochildes_word_frequency.csv").read_bytes(), sha256=real)
+    monkeypatch.delenv("HF_SHRUNK_DATA_DIR")
+    vocab = resolve_vocab("auto")
+    assert vocab.tier == "download" and vocab.value.size > 20_000
