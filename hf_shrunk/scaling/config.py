@@ -27,6 +27,12 @@ class FitConfig(CommonArgs):
         "'bins', except for a CSV that already is a frontier (a 'FLOP bins'/'frontier_bin' column with one point "
         "per bin, like the paper's COMPUTE_OPTIMAL_RESULTS.csv), whose points are kept as they are.",
     )
+    frontier_evals: str = field(
+        "cadence",
+        help="Which evaluations of a run feed the frontier: 'cadence' (its regular evaluations plus the last step, as "
+        "the paper's Figure 1) or 'all' (also the extra evaluations at snapshot steps 1, 2, 4, ...). Loss curves "
+        "always show all.",
+    )
     break_at: str = field("auto", help="Break of the power law: 'auto' (found from data), 'none' or a value (2.2e15).")
     min_segment_points: int = field(3, help="Fewest frontier points on each side of a break.")
     bootstrap: int = field(1000, help="Bootstrap resamples for confidence intervals (0: none).")
@@ -39,6 +45,8 @@ class FitConfig(CommonArgs):
             raise ConfigError(f"--x must be flops_paper, flops_corrected or flops_kaplan, got {self.x!r}")
         if self.frontier not in ("auto", "bins", "none"):
             raise ConfigError(f"--frontier must be auto, bins or none, got {self.frontier!r}")
+        if self.frontier_evals not in ("cadence", "all"):
+            raise ConfigError(f"--frontier_evals must be cadence or all, got {self.frontier_evals!r}")
         if self.bins < 2:
             raise ConfigError(f"--bins must be at least 2, got {self.bins}")
         if self.bootstrap < 0 or self.min_segment_points < 2:

@@ -41,6 +41,7 @@ POINT_FIELDS = (
     "flops_kaplan",
     "loss",
     "frontier_bin",
+    "evaluation",
     "source",
 )
 X_AXES = ("flops_paper", "flops_corrected", "flops_kaplan")
@@ -68,7 +69,7 @@ CSV_ALIASES: dict[str, tuple[str, ...]] = {
     "frontier_bin": ("flopbins", "flopbin", "frontierbin", "computebin", "bin"),
 }
 GENERIC_FLOPS = ("flops", "flopstotal", "totalflops", "compute", "cumulativeflops")
-TEXT_FIELDS = {"run", "family", "frontier_bin", "source"}
+TEXT_FIELDS = {"run", "family", "frontier_bin", "evaluation", "source"}
 NUMERIC = set(POINT_FIELDS) - TEXT_FIELDS
 
 
@@ -123,11 +124,36 @@ def _run_folders(runs: Sequence[str], root: str | Path | None) -> list[Path]:
     return [require_artifact("pretrain", name, root)[0] for name in runs]
 
 
+def evaluation_cadence(metrics: dict[str, Any]) -> int | None:
+    """The run's regular evaluation interval in updates: ``eval_steps`` in metrics.json or, for older runs, the
+    smallest step d with at least 3 multiples, all of them evaluated up to the last evaluation. ``None`` if none."""
+    if metrics.get("eval_steps"):
+        return int(metrics["eval_steps"])
+    steps = sorted({e["step"] for e in metrics.get("eval_history") or [] if e.get("step")})
+    if not steps:
+        return None
+    present = set(steps)
+    for d in steps:
+        if steps[-1] >= 3 * d and all(k in present for k in range(d, steps[-1] + 1, d)):
+            return d
+    return None
+
+
+def _evaluation_kind(step: int | None, cadence: int | None, last_step: int | None) -> str:
+    # Paper §8 / Figure 1: only the evaluations every 1,000 updates (and the last one) make the frontier; the
+    # extra evaluations at snapshot steps (1, 2, 4, ...) are warm-up samples that would flood the low-FLOPs bins.
+    if step is not None and (step == last_step or (cadence and step % cadence == 0)):
+        return "cadence"
+    return "snapshot"
+
+
 def read_run_points(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The eval points of one pretrain run folder, and its metrics.json.
 
     Cumulative FLOPs come from each eval entry (``flops_paper``/``flops_corrected``) or, when absent, from
-    ``flops_per_sequence`` × ``sequences``. An evaluation at step 0 (no compute yet) is left out.
+    ``flops_per_sequence`` × ``sequences``. An evaluation at step 0 (no compute yet) is left out. Each point's
+    ``evaluation`` is ``"cadence"`` (the run's regular evaluations and its last step) or ``"snapshot"`` (an extra
+    evaluation at a snapshot step); the frontier uses only the former unless asked otherwise.
     """
     path = Path(folder) / "metrics.json"
     if not path.is_file():
@@ -137,6 +163,10 @@ def read_run_points(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str,
     params = metrics.get("params") or {}
     per_seq = metrics.get("flops_per_sequence") or {}
     points = []
+    cadence = evaluation_cadence(metrics)
+    last_step = (metrics.get("final") or {}).get("step") or max(
+        (e.get("step") or 0 for e in metrics.get("eval_history") or []), default=None
+    )
     for entry in metrics.get("eval_history") or []:
         sequences = entry.get("sequences")
         flops = {
@@ -157,6 +187,7 @@ def read_run_points(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str,
             flops_paper=flops["paper"],
             flops_corrected=flops["corrected"],
             loss=entry.get("eval_loss"),
+            evaluation=_evaluation_kind(entry.get("step"), cadence, last_step),
             source=str(path),
         )
         where = f"{path} (eval at step {entry.get('step')})"

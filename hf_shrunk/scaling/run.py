@@ -135,6 +135,8 @@ def _tag(fit: dict[str, Any], x: str, y: str, points: str) -> dict[str, Any]:
 
 def _select_frontier(data: PointSet, cfg: FitConfig) -> tuple[list[dict[str, Any]], str]:
     usable = [p for p in data.points if p.get(cfg.x) is not None]
+    if cfg.frontier_evals == "cadence":
+        usable = [p for p in usable if p.get("evaluation") != "snapshot"]
     if len(usable) < 3:
         raise UserError(
             f"only {len(usable)} point(s) with {cfg.x} from {data.origin}; the fits need at least 3. "

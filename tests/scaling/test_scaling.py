@@ -254,7 +254,7 @@ def test_correlate_monotone_relations():
 # --------------------------------------------------------------------------------------------- whole stage
 
 
-def make_run(root, name, n_params, evals=None, family="factorized"):
+def make_run(root, name, n_params, evals=None, family="factorized", eval_steps=500):
     """A finished pretrain folder; ``evals`` = [(step, flops_paper, loss)], default a Chinchilla-like curve."""
     folder = root / "pretrain" / name
     folder.mkdir(parents=True)
@@ -274,6 +274,7 @@ def make_run(root, name, n_params, evals=None, family="factorized"):
         "params": {"total": int(n_params * 1.5), "embedding": int(n_params * 0.5), "non_embedding": int(n_params)},
         "flops_per_sequence": {"paper": per_seq, "corrected": per_seq * 1.1},
         "eval_history": history,
+        "eval_steps": eval_steps,
         "final": {"step": evals[-1][0], "eval_loss": min(v for _, _, v in evals)},
     }
     write_json(folder / "metrics.json", metrics)
@@ -336,6 +337,36 @@ def test_end_to_end_on_pretrain_folders(study, capsys):
         assert (folder / f"{stem}.svg").read_text().count("<path") > 20
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {i["kind"] for i in manifest["inputs"]} == {"pretrain", "glue"} and len(manifest["inputs"]) == 9
+
+
+def test_the_frontier_leaves_out_snapshot_evaluations(tmp_path, capsys):
+    """Paper §8: the frontier is built from the evaluations every N updates (and the last step). A run that also
+    evaluated at its pow2 snapshot steps 1, 2, 4 ... 512 must not feed those warm-up points into the bins."""
+    root = tmp_path / "root"
+    for name, n in SIZES.items():
+        per_seq = 6 * n * 128 * 1.5
+        steps = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, *range(1000, 8001, 1000), 8200]
+        loss = [1.2 + 400 / n**0.35 + 60 / (s * 256 * 128) ** 0.2 for s in steps]
+        make_run(root, name, n, [(s, per_seq * s * 256, v) for s, v in zip(steps, loss, strict=True)], eval_steps=None)
+    assert main(["--root", str(root), "--bootstrap", "0", "--name", "cadence"]) == 0
+    with (root / "fit" / "cadence" / "frontier.csv").open() as f:
+        frontier = list(csv.DictReader(f))
+    assert frontier and min(int(r["step"]) for r in frontier) >= 1000  # nothing from the snapshot evaluations
+    assert {r["evaluation"] for r in frontier} == {"cadence"}
+    with (root / "fit" / "cadence" / "points.csv").open() as f:
+        assert {int(r["step"]) for r in csv.DictReader(f)} >= {1, 512, 8200}  # the loss curves keep every evaluation
+    assert main(["--root", str(root), "--bootstrap", "0", "--name", "all", "--frontier_evals", "all"]) == 0
+    with (root / "fit" / "all" / "frontier.csv").open() as f:
+        assert min(int(r["step"]) for r in csv.DictReader(f)) < 1000
+
+
+def test_evaluation_cadence_is_recorded_or_inferred():
+    from hf_shrunk.scaling.points import evaluation_cadence
+
+    history = [{"step": s} for s in (1, 2, 4, 8, 16, 32, 64, 100, 128, 200, 256, 300, 400, 500, 512, 600, 700, 800)]
+    assert evaluation_cadence({"eval_history": history}) == 100
+    assert evaluation_cadence({"eval_history": history, "eval_steps": 200}) == 200
+    assert evaluation_cadence({"eval_history": [{"step": 1}, {"step": 2}, {"step": 4}, {"step": 8}]}) is None
 
 
 def test_rerun_is_skipped_then_overwritten(study, capsys):
