@@ -30,7 +30,7 @@ class ConfigError(UserError, ValueError):
     """A config value is wrong; the message says which and how to fix it."""
 
 
-def field(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:  # noqa: A002 - argparse name
+def field(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:
     """A dataclass field with ``--help`` text (HfArgumentParser reads ``metadata['help']``)."""
     metadata = {"help": help, **kwargs.pop("metadata", {})}
     if isinstance(default, list | dict):
@@ -185,22 +185,26 @@ def lazy_attribute(package: str, table: dict[str, str], name: str) -> Any:
 
 def run_cli(main: Callable[..., int | None], command: str, argv: Sequence[str] | None = None) -> int:
     """Run a stage's ``main(argv, prog)`` as a command: a :class:`UserError` prints one line and returns 2, Ctrl-C
-    returns 130 with a note that finished work is kept. Exits the process when ``argv`` is ``None`` (``-m`` use)."""
+    returns 130 with a note that finished work is kept. Exits the process when ``argv`` is ``None`` (``-m`` use).
+
+    Under ``hf-shrunk pretrain`` (``$HF_SHRUNK_EXIT_FILE`` set) the message is also left in that file, so the
+    launcher can end with it instead of accelerate's traceback about a failed subprocess."""
     prog = command if command.startswith("python") else f"hf-shrunk {command}"
+    message = None
     try:
         code = int(main(sys.argv[1:] if argv is None else list(argv), prog=prog) or 0)
     except UserError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        code = 2
+        message, code = f"{prog}: error: {e}", 2
     except KeyboardInterrupt:
-        print(
-            f"\n{prog}: interrupted. Finished work is kept; run the same command again to continue.", file=sys.stderr
-        )
-        code = 130
+        message, code = f"\n{prog}: interrupted. Finished work is kept; run the same command again to continue.", 130
     except BrokenPipeError:
         # `hf-shrunk sizes | head`: stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
+    if message:
+        print(message, file=sys.stderr)
+        if os.environ.get("HF_SHRUNK_EXIT_FILE"):
+            Path(os.environ["HF_SHRUNK_EXIT_FILE"]).write_text(f"{code}\n{message.strip()}")
     if argv is None:
         sys.exit(code)
     return code
