@@ -100,14 +100,18 @@ def run_one(path: str, size: str, steps: int, batch: int, compile_model: bool) -
     data = _dataset(batch * (steps + 2))
     clock = _Clock(warmup=3)
     out = tempfile.mkdtemp()
-    common = dict(output_dir=out, per_device_train_batch_size=batch, max_steps=steps, save_strategy="no", report_to="none",
-                  logging_strategy="no", disable_tqdm=True, learning_rate=5e-4, use_cpu=not on_gpu, dataloader_pin_memory=on_gpu)  # fmt: skip
+    common = dict(output_dir=out, per_device_train_batch_size=batch, max_steps=steps, save_strategy="no",
+                  report_to="none", logging_strategy="no", disable_tqdm=True, learning_rate=5e-4, use_cpu=not on_gpu,
+                  dataloader_pin_memory=on_gpu)  # fmt: skip
     if path == "stock":
-        config = RobertaConfig(vocab_size=VOCAB, hidden_size=H, num_hidden_layers=L, num_attention_heads=max(1, H // 32),
-                               intermediate_size=4 * H, max_position_embeddings=130, type_vocab_size=2)  # fmt: skip
+        config = RobertaConfig(vocab_size=VOCAB, hidden_size=H, num_hidden_layers=L,
+                               num_attention_heads=max(1, H // 32), intermediate_size=4 * H,
+                               max_position_embeddings=130, type_vocab_size=2)  # fmt: skip
         model = RobertaForMaskedLM(config)
-        trainer = Trainer(model=model, args=TrainingArguments(**common), train_dataset=data.remove_columns("special_tokens_mask"),
-                          data_collator=DataCollatorForLanguageModeling(tok, mlm_probability=0.15), callbacks=[clock.callback])  # fmt: skip
+        trainer = Trainer(model=model, args=TrainingArguments(**common),
+                          train_dataset=data.remove_columns("special_tokens_mask"),
+                          data_collator=DataCollatorForLanguageModeling(tok, mlm_probability=0.15),
+                          callbacks=[clock.callback])  # fmt: skip
     else:
         config = build_config(Size("roberta", H, H, 4 * H, max(1, H // 32), L), vocab_size=VOCAB)
         model = build_model(config, init="paper", seed=0)
@@ -165,7 +169,8 @@ def main() -> None:
                 sys.exit(f"{path} {size} failed:\n{proc.stderr[-3000:]}")
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(
-                f"  {path:>9} {size:>6}: {rows[-1]['tokens_per_second']:>10,.0f} tokens/s, peak {rows[-1]['peak_memory_mb']:,.0f} MB",
+                f"  {path:>9} {size:>6}: {rows[-1]['tokens_per_second']:>10,.0f} tokens/s, "
+                f"peak {rows[-1]['peak_memory_mb']:,.0f} MB",
                 flush=True,
             )
     print(f"\ndevice: {rows[0]['device']}; batch {batch} x {SEQ}; bf16 on the hf_shrunk path: {rows[1]['bf16']}")

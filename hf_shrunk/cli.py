@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("hf_shrunk.scaling", "Fit scaling laws (frontier, broken power law), correlations, plots."),
     "publish": ("hf_shrunk.publish", "Publish models, checkpoints and the corpus to the Hub (`publish verify`)."),
     "demo": ("hf_shrunk.demo", "The whole study in minutes on a CPU, ending in a publish-ready folder."),
+    "env": ("hf_shrunk.env", "Print versions, devices and settings for a bug report."),
 }
 
 

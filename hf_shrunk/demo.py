@@ -33,10 +33,20 @@ class DemoConfig:
     glue_epochs: float = field(3.0, help="GLUE fine-tuning epochs (paper: 5 over the full training sets; smoke: 1).")
     glue_learning_rate: float = field(
         2e-4,
-        help="GLUE learning rate (paper: 2e-4). Random-init twins barely move at it in ~100 updates; the demo shows that.",
+        help="GLUE learning rate (paper: 2e-4). Random-init twins barely move at it in ~100 updates; "
+        "the demo shows that.",
     )
     glue_bf16: bool = field(True, help="bf16 autocast for GLUE fine-tuning (paper: fp32).")
-    org: str = field("hf-shrunk", help="Hub organisation written into the cards (and pushed to with --push).")
+    org: str | None = field(
+        None,
+        help="Hub user or organisation for the cards' repo ids and --push (required with --push). Without it the "
+        "local publish folder uses the placeholder 'your-org': replace it when you publish.",
+    )
+    vocab: str | None = field(
+        None,
+        help="Vocabulary (as for `hf-shrunk corpus --vocab`). Default: the paper's (mirror or pinned download); when "
+        "it cannot be had offline the demo says so loudly and uses wordfreq:21000 instead.",
+    )
     push: bool = field(False, help="Also publish to the Hub for real (needs a token with write access to --org).")
     token: str | None = field(None, help="Hub token for --push (default: HF_TOKEN or `hf auth login`).")
     overwrite: bool = field(False, help="Rebuild every stage instead of reusing finished ones.")
@@ -61,9 +71,29 @@ class Stages:
         return result
 
 
+PLACEHOLDER_ORG = "your-org"  # written into local cards only; never pushed to or downloaded from
+
+
+def demo_vocabulary(cfg: DemoConfig) -> str:
+    """The vocabulary spec for the corpus: ``--vocab``, else the paper's; offline without a copy of it, the
+    ``wordfreq`` list, announced loudly (a different word list, so the demo says so rather than hide it)."""
+    from hf_shrunk.sources import OFFLINE_VOCAB, MissingDataError, resolve_vocab
+
+    if cfg.vocab:
+        return cfg.vocab
+    try:
+        resolve_vocab("auto")
+    except MissingDataError as e:
+        banner = "!" * 100
+        print(f"{banner}\nThe paper's vocabulary is not available ({e}).")
+        print(f"The demo continues with {OFFLINE_VOCAB}: NOT the paper's child-directed vocabulary.\n{banner}")
+        return OFFLINE_VOCAB
+    return "auto"
+
+
 def _corpus_args(cfg: DemoConfig, root: str) -> list[str]:
     # Held-out splits: the corpus stage's auto sizes (5% each), which also suit the small offline fallback corpus.
-    args = ["--root", root, "--name", "demo", "--sources", *cfg.sources]
+    args = ["--root", root, "--name", "demo", "--sources", *cfg.sources, "--vocab", demo_vocabulary(cfg)]
     if cfg.smoke:
         args += ["--max_docs", "3000"]
     return args + (["--overwrite"] if cfg.overwrite else [])
@@ -125,7 +155,7 @@ def _publish(cfg: DemoConfig, root: str, out: Path, allow_missing: bool, push: b
         "--root",
         root,
         "--org",
-        cfg.org,
+        cfg.org or PLACEHOLDER_ORG,
         "--dataset",
         "--corpus",
         "demo",
@@ -189,6 +219,15 @@ def summary_table(root: Path, slugs: list[str], glue: dict[str, dict | None]) ->
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """``hf-shrunk demo``: run every stage on the demo grid, then print (and save) the summary table.
+
+    Args:
+        argv (`Sequence[str]`, *optional*): command-line arguments (default: ``sys.argv[1:]``).
+        prog (`str`, *optional*): the program name shown in ``--help``.
+
+    Returns:
+        `int`: the exit code, 0.
+    """
     (cfg,) = parse_config(
         [DemoConfig],
         argv,
@@ -198,11 +237,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "continues where it stopped.",
     )
     if cfg.push and not cfg.org:
-        raise ConfigError("--push needs --org ORG")
+        raise ConfigError("--push needs --org ORG: the Hub user or organisation to publish under")
     from hf_shrunk.corpus import main as corpus_main
     from hf_shrunk.models import load_grid
     from hf_shrunk.pretrain import train_main as pretrain_main
-    from hf_shrunk.sources import MissingDataError
     from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = Path(cfg.root).expanduser() if cfg.root else artifact_root() / "demo"
@@ -214,6 +252,23 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     stages.run("tokenizer", lambda: tokenizer_main(tok_args + (["--overwrite"] if cfg.overwrite else [])))
     for slug in slugs:
         stages.run(f"pretrain {slug}", lambda slug=slug: pretrain_main(_pretrain_args(cfg, str(root), slug)))
+    glue = _glue_stages(cfg, root, slugs, stages)
+    fit = stages.run("scaling fit", lambda: _fit(str(root)))
+    out = root / "publish"
+    has_glue = any(glue.values())
+    stages.run("cards + publish folder", lambda: _publish(cfg, str(root), out, not has_glue, push=False))
+    if cfg.push:
+        stages.run(f"push to the Hub ({cfg.org})", lambda: _publish(cfg, str(root), out, not has_glue, push=True))
+    else:
+        stages.done += 1
+    _report(cfg, root, out, slugs, glue, fit, stages)
+    return 0
+
+
+def _glue_stages(cfg: DemoConfig, root: Path, slugs: list[str], stages: Stages) -> dict[str, Any]:
+    """Run the GLUE stage of every size: ``{slug: summary or None}`` (all None when there is no GLUE source)."""
+    from hf_shrunk.sources import MissingDataError
+
     glue: dict[str, Any] = {}
     for slug in slugs:
         try:
@@ -223,14 +278,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             glue = dict.fromkeys(slugs)
             stages.done += len(slugs) - slugs.index(slug) - 1  # keep the stage numbers of what follows
             break
-    fit = stages.run("scaling fit", lambda: _fit(str(root)))
-    out = root / "publish"
-    has_glue = any(glue.values())
-    stages.run("cards + publish folder", lambda: _publish(cfg, str(root), out, not has_glue, push=False))
-    if cfg.push:
-        stages.run(f"push to the Hub ({cfg.org})", lambda: _publish(cfg, str(root), out, not has_glue, push=True))
-    else:
-        stages.done += 1
+    return glue
+
+
+def _report(
+    cfg: DemoConfig, root: Path, out: Path, slugs: list[str], glue: dict[str, Any], fit: Any, stages: Stages
+) -> None:
+    """Print the summary table, plots, publish folder and wall time, and save them to ``demo_summary.json``."""
     lines = summary_table(root, slugs, glue)
     total = time.perf_counter() - stages.start
     fit_dir = root / "fit" / "default"
@@ -240,7 +294,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         + (f", {fit_dir / 'glue_vs_perplexity.png'}" if (fit_dir / "glue_vs_perplexity.png").exists() else ""),
     ]
     lines += [
-        f"publish folder: {out} (exactly what `hf-shrunk publish --org {cfg.org}` would push)",
+        f"publish folder: {out} (exactly what `hf-shrunk publish --org {cfg.org or PLACEHOLDER_ORG}` would push)",
         f"wall time: {total / 60:.1f} min",
     ]
     write_json(
@@ -254,7 +308,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     print("\n" + "\n".join(lines), flush=True)
     sys.stdout.flush()
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,14 +3,14 @@
 Three things live here because every stage must agree on them:
 
 * :func:`normalize` — the only normalisation in hf_shrunk: Unicode NFC after lower-casing. The paper
-  lower-cased documents and the vocabulary (PAPER.md §1–2); NFC only merges decomposed characters
-  (``e`` + combining acute -> ``é``) so that two spellings of one word are one word.
-* The **corpus rule** (PAPER.md §2, as the paper's ``vocab_utils.preprocess`` + scikit-learn's
+  lower-cased documents and the vocabulary (docs/paper.md#vocabulary, docs/paper.md#corpus-filter); NFC only
+  merges decomposed characters (``e`` + combining acute -> ``é``) so that two spellings of one word are one word.
+* The **corpus rule** (docs/paper.md#corpus-filter, as the paper's ``vocab_utils.preprocess`` + scikit-learn's
   ``CountVectorizer`` did it): ``-`` becomes whitespace, wikitext number separators ``@,@``/``@.@`` become
   ``#number``, digits at a word start (``\\b\\d+``) become ``#number`` + whitespace, URLs (``http\\S+``) become
   ``#hlink``; the counted tokens are the runs of >= 2 word characters (``(?u)\\b\\w\\w+\\b``), with multiplicity.
   ``number`` is in the vocabulary, ``hlink`` is not (a unit with a URL is rejected).
-* The **GLUE rule** (PAPER.md §7, the paper's ``utils.filter_example``): see :func:`glue_words`.
+* The **GLUE rule** (docs/paper.md#glue-protocol, the paper's ``utils.filter_example``): see :func:`glue_words`.
 
 A :class:`Vocabulary` is loaded from the paper's CSV (``,word,frequency``), a one-word-per-line file, or
 ``wordfreq:N`` (the top N alphabetic English words of the ``wordfreq`` package; the offline fallback).
@@ -39,7 +39,7 @@ NUMBER_TOKEN = "number"
 
 # The paper's regexes (mini_bert scripts/vocab_utils.py). The paper inserted spaces; we insert tabs, which
 # every later regex treats exactly like spaces (both are whitespace and non-word), so that the spaces of
-# the original text stay the only spaces: the batched filter counts words by them (corpus_filter.py).
+# the original text stay the only spaces: the batched filter counts words by them (hf_shrunk/corpus/batch.py).
 _AT_NUMBER_RE = re.compile(r"@[,.]@")
 _NUMBER_RE = re.compile(r"\b\d+")
 _URL_RE = re.compile(r"http\S+")
@@ -128,7 +128,7 @@ def oov_check(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The GLUE rule (PAPER.md §7)
+# The GLUE rule (docs/paper.md#glue-protocol)
 # ----------------------------------------------------------------------------------------------------------
 
 # Exactly the character class of the paper's utils.filter_example: ASCII digits and this punctuation.
@@ -141,7 +141,7 @@ def glue_text(example: Mapping[str, Any]) -> str:
     text fields (``question``/``sentence`` for QNLI, ``premise``/``hypothesis`` for MNLI, ...).
 
     The paper used ``sentence`` whenever it existed, so QNLI was checked on its ``sentence`` only; we check
-    the question too (PAPER.md §7: "do better and say so").
+    the question too (docs/paper.md#differences).
 
     Args:
         example (`Mapping[str, Any]`): one GLUE example in the ``nyu-mll/glue`` schema.

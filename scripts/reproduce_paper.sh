@@ -13,8 +13,9 @@
 # Time. Not yet measured on a GPU by this project (no GPU was available when this script was written); estimates:
 #   pretraining, one epoch = 35.5K updates x 256 x 128 = 1.16e9 token positions per run. On one H200 the stock fp32
 #   Trainer runs H=256/L=8 at ~0.42M tokens/s and H=32/L=1 at ~2.1M; bf16 + torch.compile + a masked-positions-only
-#   head at ~1.48M and ~5.0M (DESIGN.md §8). hf_shrunk's Trainer path uses the same levers, so per run: ~13 min for
-#   the largest sizes, ~4 min for the smallest; ~5 GPU-hours for the 42 runs (~15 h with the stock fp32 path).
+#   head at ~1.48M and ~5.0M (docs/design.md#performance). hf_shrunk's Trainer path uses the same levers, so per
+#   run: ~13 min for the largest sizes, ~4 min for the smallest; ~5 GPU-hours for the 42 runs (~15 h with the stock
+#   fp32 path).
 #   GLUE: 42 sizes x 2 variants x 9 tasks x 2 conditions x 3 seeds = 4,536 fine-tunes, dominated by MNLI and QQP
 #   (~390K and ~360K examples x 5 epochs); estimate ~10 GPU-hours. Corpus pass-through and tokenizer: minutes.
 #   On CPU (2 cores, measured): H=128/L=4 pretrains at ~12K tokens/s (3.1x the stock Trainer), i.e. ~27 h per run.

@@ -131,7 +131,7 @@ def vocab_server(monkeypatch):
     served, seen = {}, []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):  # http.server's name
             seen.append(self.path)
             body = served.get("data")
             self.send_response(200 if body is not None else 404)

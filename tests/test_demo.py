@@ -1,7 +1,6 @@
 """`hf-shrunk demo --smoke` on the real-data mirror: every stage runs, the publish folder appears, a re-run skips."""
 
 import json
-import time
 
 import pytest
 
@@ -26,7 +25,5 @@ def test_smoke_demo_end_to_end_and_rerun(mirror_dir, tmp_path, capsys):
     assert "GLUE (x100" in out and "publish folder:" in out
     for slug in slugs:  # the summary table has one line per size
         assert slug in out.split("GLUE (x100")[0]
-    start = time.perf_counter()
     assert main(["--smoke", "--root", str(root)]) == 0  # everything finished: skipped, not redone
-    assert time.perf_counter() - start < 60
     assert "already trained" in capsys.readouterr().out

@@ -29,7 +29,7 @@ PIPELINE = [
     {"cards"},
     {"publish"},
     {"demo"},
-    {"cli", "__main__", "__init__"},
+    {"cli", "env", "__main__", "__init__"},
 ]
 RANK = {unit: i for i, step in enumerate(PIPELINE) for unit in step}
 
@@ -204,6 +204,7 @@ def _imported_modules(argv: list[str]) -> tuple[subprocess.CompletedProcess, set
 HELP_COMMANDS = [
     ["--help"],
     *([c, "--help"] for c in ("data", "corpus", "tokenizer", "sizes", "pretrain", "glue", "fit", "publish", "demo")),
+    ["env", "--help"],
     ["publish", "verify", "--help"],
     ["data", "mirror", "--help"],
 ]

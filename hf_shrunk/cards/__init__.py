@@ -2,7 +2,9 @@
 
 from hf_shrunk.cards.dataset import dataset_card_context, render_dataset_card
 from hf_shrunk.cards.model import (
+    MIN_TRANSFORMERS,
     PAPER_BIBTEX,
+    PAPER_URL,
     PROGRESS_KEYS,
     CardError,
     load_run,
@@ -12,7 +14,9 @@ from hf_shrunk.cards.model import (
 )
 
 __all__ = [
+    "MIN_TRANSFORMERS",
     "PAPER_BIBTEX",
+    "PAPER_URL",
     "PROGRESS_KEYS",
     "CardError",
     "dataset_card_context",

@@ -16,7 +16,7 @@ from typing import Any
 
 from hf_shrunk import __version__
 from hf_shrunk.artifacts import Manifest, read_json
-from hf_shrunk.cards.model import PAPER_BIBTEX, CardError, environment
+from hf_shrunk.cards.model import PAPER_ARXIV, PAPER_BIBTEX, PAPER_TITLE, PAPER_URL, CardError, environment
 from hf_shrunk.corpus import REASONS
 
 # (substring of the source name, Hub licence id or None, note). First match wins, so "simple" precedes "wiki".
@@ -36,6 +36,17 @@ SOURCE_LICENSES = [
     ("children", None, "Children's Book Test: built from Project Gutenberg books; check the release's terms"),
 ]
 UNKNOWN_LICENSE = "unknown: check the source's terms before redistributing"
+# (substring of the source name, the Hub dataset its text comes from or None). First match wins: the fallback's
+# Wikipedia articles come from a PyPI wheel, not from a Hub dataset.
+SOURCE_DATASETS = [
+    ("fallback", None),
+    ("gensim", None),
+    ("constrained_language", "text-machine-lab/constrained_language"),
+    ("c4", "allenai/c4"),
+    ("wiki", "wikimedia/wikipedia"),
+    ("cbt", "cam-cst/cbt"),
+]
+MIXED_LICENSE_NAME = "per-source-licences"
 COUNT_KEYS = ("passes", "outcomes", "reasons", "counts", "units")
 
 
@@ -89,6 +100,19 @@ def filter_statistics(stats: dict[str, Any] | None, tiers: dict[str, str]) -> di
             rows.append({"source": name, "tier": tier, "kept": None, "counts": {}, "license": license_id})
             rows[-1]["license_note"] = note
     return {"rows": rows, "reasons": reasons}
+
+
+def source_datasets(manifest: Manifest, names: list[str]) -> list[str]:
+    """Hub ids of the datasets the corpus text came from: sources read from the Hub (``hf://datasets/OWNER/NAME``)
+    and known sources by name (:data:`SOURCE_DATASETS`), in order, without repeats."""
+    found = []
+    for item in manifest.inputs:
+        path = str(item.get("path") or "")
+        if str(item.get("kind") or "").startswith("source:") and path.startswith("hf://datasets/"):
+            found.append("/".join(path.removeprefix("hf://datasets/").split(":")[0].split("/")[:2]))
+    for name in names:
+        found += [repo for needle, repo in SOURCE_DATASETS if needle in name.lower()][:1]
+    return [repo for i, repo in enumerate(found) if repo and repo not in found[:i]]
 
 
 def _tiers(manifest: Manifest) -> dict[str, str]:
@@ -149,6 +173,9 @@ def dataset_card_context(
         "has_stats": stats is not None,
         "settings": {k: config[k] for k in FILTER_SETTINGS if k in config},
         "license": license_id,
+        "source_datasets": source_datasets(manifest, [row["source"] for row in table["rows"]]),
+        "paper_url": PAPER_URL,
+        "paper_title": PAPER_TITLE,
         "corpus": {"name": manifest.name, "fingerprint": manifest.key, "git_sha": manifest.git_sha},
         "corpus_version": (manifest.versions or {}).get("hf-shrunk"),
         "card_version": card_version,
@@ -172,14 +199,19 @@ FILTER_SETTINGS = (
 def dataset_card_data(context: dict[str, Any]) -> Any:
     from huggingface_hub import DatasetCardData
 
+    mixed = context["license"] == "other"  # the Hub then wants a name and a link: the card's per-source list
+    licence_link = f"https://huggingface.co/datasets/{context['repo_id']}#licences"
     return DatasetCardData(
         language=["en"],
         license=context["license"],
+        license_name=MIXED_LICENSE_NAME if mixed else None,
+        license_link=licence_link if mixed else None,
+        source_datasets=context["source_datasets"] or None,
         pretty_name="hf_shrunk corpus: English within a child-directed vocabulary",
         task_categories=["fill-mask"],
         task_ids=["masked-language-modeling"],
         size_categories=[_size_category(context["total"])],
-        tags=["hf_shrunk", "child-directed-vocabulary", "small-language-model"],
+        tags=["hf_shrunk", "child-directed-vocabulary", "small-language-model", f"arxiv:{PAPER_ARXIV}"],
         configs=[
             {
                 "config_name": "default",

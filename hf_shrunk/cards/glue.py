@@ -40,7 +40,8 @@ def display_name(task: str, split: str | None = None) -> str:
 
 
 def score_description(task: str) -> str:
-    """How a task's main score is formed (PAPER.md §7): ``"mean of accuracy and F1"``, ``"Matthews corr."``, ..."""
+    """How a task's main score is formed (docs/paper.md#glue-protocol): ``"mean of accuracy and F1"``,
+    ``"Matthews corr."``, ..."""
     info = GLUE_TASKS.get(task)
     if info is None:
         return "score"

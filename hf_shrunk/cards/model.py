@@ -33,6 +33,19 @@ PAPER_BIBTEX = """@inproceedings{deshpande-etal-2023-honey,
   archivePrefix = {arXiv}
 }"""
 
+PAPER_ARXIV = "2305.17266"
+PAPER_URL = f"https://arxiv.org/abs/{PAPER_ARXIV}"
+PAPER_TITLE = "Honey, I Shrunk the Language: Language Model Behavior at Reduced Scale"
+# The oldest transformers the factorized family's remote code runs on; hf_shrunk/models/configuration_shrunk.py
+# checks the same version (tests/test_compat_check.py keeps the two equal; scripts/compat_check.sh measures it).
+MIN_TRANSFORMERS = "5.4.0"
+# The Hub's fill-mask widget: child-directed sentences like the pre-training text (lower-case, simple words).
+WIDGET_EXAMPLES = (
+    "the little dog <mask> the ball .",
+    "it is time to put on your <mask> and go outside .",
+    "mommy is going to read you a <mask> before bed .",
+)
+
 FAMILY_TEXT = {
     "roberta": "a stock RoBERTa masked LM with tied input/output embeddings (E = H)",
     "factorized": "a RoBERTa encoder whose token embeddings have their own width E, projected to the hidden width H "
@@ -86,7 +99,7 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - Markdown, not HTML
+        autoescape=False,
     )
     env.filters.update(human=human, num=_num, sci=_sci)
     return env
@@ -128,7 +141,8 @@ def _recipe(config: dict[str, Any]) -> list[tuple[str, Any]]:
         (
             "objective",
             f"masked LM, {pre.get('mlm_probability')} of positions selected, "
-            f"{pre.get('mask_replace_prob')} of those replaced by `<mask>`, {pre.get('random_replace_prob')} by a random token",
+            f"{pre.get('mask_replace_prob')} of those replaced by `<mask>`, "
+            f"{pre.get('random_replace_prob')} by a random token",
         ),
         (
             "batch",
@@ -183,7 +197,7 @@ def model_card_context(
     summary: dict[str, Any] | None = None,
     fit: dict[str, Any] | None = None,
     *,
-    license: str = "apache-2.0",  # noqa: A002 - the Hub's metadata key
+    license: str = "apache-2.0",
     dataset_repo: str | None = None,
     card_version: str = __version__,
 ) -> dict[str, Any]:
@@ -223,6 +237,9 @@ def model_card_context(
         "card_version": card_version,
         "license": license,
         "bibtex": PAPER_BIBTEX,
+        "paper_url": PAPER_URL,
+        "paper_title": PAPER_TITLE,
+        "min_transformers": MIN_TRANSFORMERS,
     }
 
 
@@ -232,6 +249,7 @@ def model_card_data(context: dict[str, Any], results: list | None) -> Any:
 
     tags = ["hf_shrunk", "masked-language-modeling", "small-language-model", "child-directed-vocabulary"]
     tags += [context["family"], context["slug"]] + (["custom_code"] if context["factorized"] else [])
+    tags.append(f"arxiv:{PAPER_ARXIV}")  # the Hub links the paper page from this tag
     return ModelCardData(
         language="en",
         license=context["license"],
@@ -241,6 +259,7 @@ def model_card_data(context: dict[str, Any], results: list | None) -> Any:
         datasets=[context["dataset_repo"]] if context["dataset_repo"] else None,
         model_name=context["repo_name"] if results else None,
         eval_results=results or None,
+        widget=[{"text": text} for text in WIDGET_EXAMPLES],
     )
 
 

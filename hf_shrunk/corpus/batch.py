@@ -32,7 +32,7 @@ from hf_shrunk.vocab import TOKEN_RE, URL_TOKEN, oov_check, preprocess
 _OOV, _IN, _MARK, _URL = 0, 1, 2, 3
 _ITEM_RE = re.compile(TOKEN_RE.pattern + "| ")  # counted tokens, and the spaces that separate atoms
 _CODE = {name: i for i, name in enumerate(OUTCOMES)}
-_CLOSERS = [ord(c) for c in "'\"”’)]"]  # may follow a sentence's final punctuation (corpus_filter._END_RE)
+_CLOSERS = [ord(c) for c in "'\"”’)]"]  # may follow a sentence's final punctuation (rule._END_RE)
 _PUNCT = [ord(c) for c in ".!?"]
 _HASH = 131
 

@@ -1,4 +1,4 @@
-"""``hf-shrunk corpus``: raw English -> the paper's reduced-vocabulary corpus (PAPER.md §2).
+"""``hf-shrunk corpus``: raw English -> the paper's reduced-vocabulary corpus (docs/paper.md#corpus-filter).
 
 Steps: resolve the vocabulary and the sources (tiers: :mod:`hf_shrunk.sources.tiers`); cut every normalised document
 into sentence and span units and keep those that pass the rule (:mod:`hf_shrunk.corpus.rule`, run by
@@ -226,11 +226,14 @@ def _passthrough(cfg, vocab, source) -> tuple[dict[str, list[str]], dict[str, An
 def build_corpus(cfg: CorpusConfig, progress: bool = True) -> tuple[Path, dict[str, Any], bool]:
     """Build (or skip) the corpus described by ``cfg``.
 
+    Args:
+        cfg (`CorpusConfig`): vocabulary, sources, filter rule, grouping and held-out sizes.
+        progress (`bool`, defaults to `True`): show progress bars (local executor).
+
     Returns:
         `tuple[Path, dict, bool]`: the folder, its stats, and whether it was already up to date (skipped).
     """
     from hf_shrunk.artifacts import read_json
-    from hf_shrunk.corpus.executors import run_datatrove, run_local
     from hf_shrunk.sources import resolve_sources, resolve_vocab
 
     started = time.perf_counter()
@@ -252,40 +255,53 @@ def build_corpus(cfg: CorpusConfig, progress: bool = True) -> tuple[Path, dict[s
         if sources[0].passthrough:
             splits, stats = _passthrough(cfg, vocab, sources[0])
         else:
-            timings = {}
-            if cfg.executor == "datatrove":
-                output = run_datatrove(sources, vocab.value.words, settings, cfg.num_proc, staging / "_datatrove")
-                shutil.rmtree(staging / "_datatrove")
-            else:
-                output = run_local(sources, vocab.value.words, settings, cfg.num_proc, progress)
-            timings["filter_s"] = time.perf_counter() - started
-            t = time.perf_counter()
-            units = _dedup(output, sources, settings, cfg.dedup, cfg.examples_per_reason)
-            timings["dedup_s"], t = time.perf_counter() - t, time.perf_counter()
-            if not units:
-                raise UserError(
-                    f"no unit passed the filter ({_drop_summary(output)}); nothing to write. "
-                    "Check the vocabulary and the sources."
-                )
-            sequences = group_units(units, cfg.max_seq_len, cfg.tokens_per_word)
-            validation = held_out_size(cfg.validation_size, len(sequences), "--validation_size")
-            test = held_out_size(cfg.test_size, len(sequences), "--test_size")
-            splits = split_sequences(sequences, validation, test, cfg.seed)
-            timings["group_split_s"], t = time.perf_counter() - t, time.perf_counter()
-            stats = _stats(cfg, vocab, sources, output, splits, timings)
-        t = time.perf_counter()
-        write_splits(staging, splits)
-        stats.setdefault("timings", {})["write_s"] = round(time.perf_counter() - t, 2)
-        stats["timings"]["total_s"] = round(time.perf_counter() - started, 2)
-        write_json(staging / "stats.json", stats)
-        licenses = sorted({s.license for s in sources if s.license})
-        manifest.extra = {
-            "sequences": stats["sequences"]["splits"],
-            "tiers": {s.name: s.tier for s in sources},
-            "licenses": licenses,
-        }
-        manifest.write(staging)  # last: the folder is complete once the manifest exists
+            splits, stats = _filter_and_split(cfg, vocab, sources, settings, staging, started, progress)
+        _write_corpus(staging, splits, stats, sources, manifest, started)
     return folder, stats, False
+
+
+def _filter_and_split(cfg, vocab, sources, settings, staging: Path, started: float, progress: bool):
+    """Filter every source into units (local or datatrove executor), remove duplicates, group the units into
+    sequences and hold out validation and test: (splits, stats)."""
+    from hf_shrunk.corpus.executors import run_datatrove, run_local
+
+    timings = {}
+    if cfg.executor == "datatrove":
+        output = run_datatrove(sources, vocab.value.words, settings, cfg.num_proc, staging / "_datatrove")
+        shutil.rmtree(staging / "_datatrove")
+    else:
+        output = run_local(sources, vocab.value.words, settings, cfg.num_proc, progress)
+    timings["filter_s"] = time.perf_counter() - started
+    t = time.perf_counter()
+    units = _dedup(output, sources, settings, cfg.dedup, cfg.examples_per_reason)
+    timings["dedup_s"], t = time.perf_counter() - t, time.perf_counter()
+    if not units:
+        raise UserError(
+            f"no unit passed the filter ({_drop_summary(output)}); nothing to write. "
+            "Check the vocabulary and the sources."
+        )
+    sequences = group_units(units, cfg.max_seq_len, cfg.tokens_per_word)
+    validation = held_out_size(cfg.validation_size, len(sequences), "--validation_size")
+    test = held_out_size(cfg.test_size, len(sequences), "--test_size")
+    splits = split_sequences(sequences, validation, test, cfg.seed)
+    timings["group_split_s"], t = time.perf_counter() - t, time.perf_counter()
+    return splits, _stats(cfg, vocab, sources, output, splits, timings)
+
+
+def _write_corpus(staging: Path, splits, stats: dict[str, Any], sources, manifest: Manifest, started: float) -> None:
+    """Write the splits, ``stats.json`` (with the write and total timings) and, last, ``manifest.json``."""
+    t = time.perf_counter()
+    write_splits(staging, splits)
+    stats.setdefault("timings", {})["write_s"] = round(time.perf_counter() - t, 2)
+    stats["timings"]["total_s"] = round(time.perf_counter() - started, 2)
+    write_json(staging / "stats.json", stats)
+    licenses = sorted({s.license for s in sources if s.license})
+    manifest.extra = {
+        "sequences": stats["sequences"]["splits"],
+        "tiers": {s.name: s.tier for s in sources},
+        "licenses": licenses,
+    }
+    manifest.write(staging)  # last: the folder is complete once the manifest exists
 
 
 def _drop_summary(output) -> str:

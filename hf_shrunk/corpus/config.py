@@ -22,7 +22,9 @@ class CorpusConfig(CommonArgs):
         "file, or 'wordfreq:N'.",
     )
     text_column: str = field("text", help="Column holding the text in jsonl/parquet/Hub sources.")
-    passes: list[str] = field(["sentence", "span"], help="Unit passes whose union forms the corpus (paper §2).")
+    passes: list[str] = field(
+        ["sentence", "span"], help="Unit passes whose union forms the corpus (docs/paper.md#corpus-filter)."
+    )
     sentence_min_tokens: int = field(5, help="Sentence pass: keep a sentence with more than this many counted tokens.")
     span_words: int = field(110, help="Span pass: window length in whitespace words.")
     span_stride: int = field(30, help="Span pass: stride between window starts.")

@@ -1,4 +1,4 @@
-"""The corpus filter as a datatrove pipeline (``hf-shrunk corpus --executor datatrove``; DESIGN.md §5).
+"""The corpus filter as a datatrove pipeline (``hf-shrunk corpus --executor datatrove``; docs/design.md#scale).
 
     SourceReader -> UnitSplitter -> VocabularyFilter -> ParquetWriter
 
@@ -6,7 +6,7 @@ The steps apply the same predicate as the local executor (:func:`hf_shrunk.corpu
 unit per datatrove ``Document``. ``VocabularyFilter`` is a datatrove ``BaseFilter``, so its drop reasons also
 appear in datatrove's own stats (``dropped_oov``, ``dropped_too_short``, ...); it also writes per-source counts and
 examples to a side file per rank, which :func:`run_datatrove` merges. Deduplication, grouping and splitting then
-run on the written units (corpus.py), in corpus order (source, pass, document, unit).
+run on the written units (build.py), in corpus order (source, pass, document, unit).
 
 Here the pipeline runs with ``LocalPipelineExecutor`` (``tasks = workers = --num_proc``). For C4-scale input
 on a cluster, build the same steps with datatrove's ``SlurmPipelineExecutor``, e.g.::
@@ -18,7 +18,7 @@ on a cluster, build the same steps with datatrove's ``SlurmPipelineExecutor``, e
     SlurmPipelineExecutor(steps, tasks=1000, time="4:00:00", partition="cpu", logging_dir="s3://bucket/logs/").run()
 
 (any datatrove reader works: ``UnitSplitter`` takes the source index from ``metadata["source_idx"]`` if present,
-else 0, and the document number from the reader's id), then point corpus.py's grouping at the written units.
+else 0, and the document number from the reader's id), then point build.py's grouping at the written units.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Both return a :class:`FilterOutput`: the kept units of every source and pass in document order, the counts of
 units and words per outcome, a few dropped examples and per-source sizes and timings. Everything after the
-filter (deduplication, grouping, splitting) is executor-independent (corpus.py), so both give the same corpus.
+filter (deduplication, grouping, splitting) is executor-independent (build.py), so both give the same corpus.
 
 ``local`` with ``--num_proc N > 1`` sends batches of about 1M characters to N worker processes (fork where
 available, with the parent's heap frozen for the GC) with at most 2N batches in flight (bounded memory), and

@@ -1,4 +1,4 @@
-"""Units and predicates of the corpus filter (PAPER.md §2).
+"""Units and predicates of the corpus filter (docs/paper.md#corpus-filter).
 
 A document (normalised: lower-cased + NFC, :func:`hf_shrunk.vocab.normalize`) is cut into *units* by two passes
 whose union forms the corpus:
@@ -11,7 +11,7 @@ whose union forms the corpus:
 :func:`check_unit` is the predicate, datatrove style: ``None`` keeps a unit, otherwise it returns the reason,
 tried in this order: ``empty`` (only whitespace), ``url`` (an ``http...`` token), ``too_short`` (too few counted
 tokens), ``oov`` (more out-of-vocabulary tokens than ``max_oov_fraction`` allows; 0 = the paper's zero-OOV
-rule). ``duplicate`` is decided later, across all sources (corpus.py).
+rule). ``duplicate`` is decided later, across all sources (build.py).
 
 :class:`hf_shrunk.corpus.batch.BatchFilter` makes the same decisions for whole batches of documents, several
 times faster; :func:`reference_filter` applies :func:`check_unit` unit by unit, the definition it is tested against.

@@ -1,8 +1,8 @@
 """GLUE data for the GLUE stage: one task table, the vocabulary filter, tokenization cached by tokenizer fingerprint.
 
 The task table plays the role of run_glue.py's ``task_to_keys`` plus what each task is scored with. The filtered
-condition keeps an example only if every word of its text is in the vocabulary (PAPER.md §7, implemented in
-``hf_shrunk.vocab``). Text is fed lower-cased, as the models were trained (the paper fed it cased).
+condition keeps an example only if every word of its text is in the vocabulary (docs/paper.md#glue-protocol,
+implemented in ``hf_shrunk.vocab``). Text is fed lower-cased, as the models were trained (the paper fed it cased).
 """
 
 import hashlib
@@ -38,7 +38,8 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
 
 
 def filter_condition(dataset_dict: Any, task: GlueTask, condition: str, vocab: Any, num_proc: int | None = None):
-    """The splits of one condition: ``full`` as given, ``filtered`` keeps in-vocabulary examples (PAPER.md §7)."""
+    """The splits of one condition: ``full`` as given, ``filtered`` keeps in-vocabulary examples
+    (docs/paper.md#glue-protocol)."""
     if condition == "full":
         return dataset_dict
     from hf_shrunk.vocab import passes_glue_filter

@@ -1,4 +1,5 @@
-"""``hf-shrunk glue MODEL``: fine-tune and score a checkpoint on GLUE, vocabulary-filtered and full (PAPER.md §7).
+"""``hf-shrunk glue MODEL``: fine-tune and score a checkpoint on GLUE, vocabulary-filtered and full
+(docs/paper.md#glue-protocol).
 
 MODEL is a pretrain run name (``<root>/pretrain/<run>``), a local model directory, or a Hub repo id with an optional
 ``@revision`` (``org/shrunk-roberta-h256-i1024-a8-l8@step8000``). Paper hyperparameters are the defaults (lr 2e-4,
@@ -17,7 +18,6 @@ ones are skipped on re-run) and ``summary.json`` (mean ± std over seeds per tas
 import dataclasses
 import math
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +38,7 @@ from hf_shrunk.artifacts import (
 from hf_shrunk.config import ConfigError, UserError, parse_config, to_dict
 from hf_shrunk.glue.config import GlueConfig
 from hf_shrunk.glue.data import AGGREGATE_DEFINITION, TASKS, GlueTask, main_score, tokenized_task
+from hf_shrunk.glue.summary import format_summary, summarize
 
 CONDITIONS = ("filtered", "full")
 # What a stored result depends on besides (model, revision, variant, condition, task, seed): a re-run with other
@@ -102,7 +103,8 @@ def selected_tasks(requested: Sequence[str], available: Sequence[str]) -> tuple[
 
         raise MissingDataError(
             "no GLUE data: no --data_dir, no mirror with glue/ in $HF_SHRUNK_DATA_DIR, and the Hub (nyu-mll/glue) is "
-            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, then HF_SHRUNK_DATA_DIR=DIR."
+            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, "
+            "then HF_SHRUNK_DATA_DIR=DIR."
         )
     if "all" in requested:
         notes = [f"{t}: not in the GLUE source (or no train split); skipped" for t in TASKS if t not in available]
@@ -143,7 +145,7 @@ def _collator(tokenizer: Any, pad_to_max_length: bool, max_length: int):
 
 
 def training_arguments(cfg: GlueConfig, seed: int, output_dir: str):
-    """Paper hyperparameters (PAPER.md §7); otherwise Trainer defaults (linear decay, no warm-up)."""
+    """Paper hyperparameters (docs/paper.md#glue-protocol); otherwise Trainer defaults (linear decay, no warm-up)."""
     import torch
     from transformers import TrainingArguments
 
@@ -181,11 +183,8 @@ def finetune(
     ref: ModelRef, task: GlueTask, data: Any, seed: int, variant: str, cfg: GlueConfig, tokenizer: Any
 ) -> dict:
     """Fine-tune one (variant, task, seed) and score every evaluation split with the packaged GLUE metric."""
-    import numpy as np
     from transformers import AutoConfig, AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
     from transformers.utils import logging as hf_logging
-
-    from hf_shrunk.glue.metrics import load_glue_metric
 
     set_seed(seed)
     labels = {
@@ -219,19 +218,7 @@ def finetune(
         )
         trainer.remove_callback(PrinterCallback)  # one line per run is printed by run_glue instead
         trainer.train()
-        metric = load_glue_metric(task.name)
-        splits, n_eval, undefined = {}, {}, []
-        for split in task.eval_splits:
-            evaluation = data[split]
-            if cfg.max_eval_samples and len(evaluation) > cfg.max_eval_samples:
-                evaluation = evaluation.shuffle(seed=0).select(range(cfg.max_eval_samples))
-            out = trainer.predict(evaluation)
-            logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
-            predictions = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
-            values = metric.compute(predictions=predictions, references=evaluation["label"])
-            splits[split], missing = finite_metrics(values)
-            undefined += [f"{split}/{name}" for name in missing]
-            n_eval[split] = len(evaluation)
+        splits, n_eval, undefined = _score_eval_splits(trainer, task, data, cfg)
     return {
         "splits": splits,
         "undefined_metrics": undefined,
@@ -242,41 +229,26 @@ def finetune(
     }
 
 
-def _mean_std(values: Sequence[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+def _score_eval_splits(trainer: Any, task: GlueTask, data: Any, cfg: GlueConfig) -> tuple[dict, dict, list[str]]:
+    """(metrics per evaluation split, examples scored per split, undefined metric names) of a fine-tuned model."""
+    import numpy as np
 
+    from hf_shrunk.glue.metrics import load_glue_metric
 
-def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{variant: {condition: {"tasks": {...}, "aggregate": {...}}}}`` from per-seed result records."""
-    out: dict[str, Any] = {}
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in results:
-        groups.setdefault((r["variant"], r["condition"], r["task"]), []).append(r)
-    for (variant, condition, task), runs in sorted(groups.items()):
-        runs.sort(key=lambda r: r["seed"])
-        entry = {
-            "score": _mean_std([r["score"] for r in runs])
-            | {"seeds": [r["seed"] for r in runs], "values": [r["score"] for r in runs]},
-            "splits": {
-                split: {name: _mean_std([r["splits"][split][name] for r in runs]) for name in runs[0]["splits"][split]}
-                for split in runs[0]["splits"]
-            },
-            "n_train": runs[0]["n_train"],
-            "n_eval": runs[0]["n_eval"],
-        }
-        out.setdefault(variant, {}).setdefault(condition, {"tasks": {}})["tasks"][task] = entry
-    for conditions in out.values():
-        for block in conditions.values():
-            tasks = sorted(block["tasks"])
-            seeds = sorted(set.intersection(*(set(block["tasks"][t]["score"]["seeds"]) for t in tasks)))
-            per_seed = [
-                statistics.fmean(
-                    block["tasks"][t]["score"]["values"][block["tasks"][t]["score"]["seeds"].index(s)] for t in tasks
-                )
-                for s in seeds
-            ]
-            block["aggregate"] = _mean_std(per_seed) | {"tasks": tasks, "seeds": seeds}
-    return out
+    metric = load_glue_metric(task.name)
+    splits, n_eval, undefined = {}, {}, []
+    for split in task.eval_splits:
+        evaluation = data[split]
+        if cfg.max_eval_samples and len(evaluation) > cfg.max_eval_samples:
+            evaluation = evaluation.shuffle(seed=0).select(range(cfg.max_eval_samples))
+        out = trainer.predict(evaluation)
+        logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+        predictions = logits.squeeze(-1) if task.is_regression else np.argmax(logits, axis=-1)
+        values = metric.compute(predictions=predictions, references=evaluation["label"])
+        splits[split], missing = finite_metrics(values)
+        undefined += [f"{split}/{name}" for name in missing]
+        n_eval[split] = len(evaluation)
+    return splits, n_eval, undefined
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -289,8 +261,15 @@ def result_path(folder: Path, variant: str, condition: str, task: str, seed: int
     return folder / "results" / variant / condition / task / f"seed{seed}.json"
 
 
-def run_glue(cfg: GlueConfig) -> dict[str, Any]:  # noqa: C901 - the loop over combinations reads best in one place
-    """Run (or resume) every combination of ``cfg`` and write ``summary.json``; returns the summary."""
+def run_glue(cfg: GlueConfig) -> dict[str, Any]:
+    """Run (or resume) every combination of ``cfg`` and write ``summary.json``.
+
+    Args:
+        cfg (`GlueConfig`): the model, tasks, conditions, variants, seeds and fine-tuning settings.
+
+    Returns:
+        `dict[str, Any]`: the summary: mean ± std over seeds per task and of the GLUE score, per variant and condition.
+    """
     if not cfg.model:
         raise ConfigError("pass MODEL: a pretrain run name, a model directory or a Hub repo id[@revision]")
     import torch
@@ -300,7 +279,7 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:  # noqa: C901 - the loop over c
     from hf_shrunk.models import register_auto_classes
 
     register_auto_classes()
-    from hf_shrunk.sources import load_glue_task, resolve_vocab
+    from hf_shrunk.sources import resolve_vocab
 
     ref = resolve_model(cfg.model, cfg.revision, cfg.root)
     folder = stage_dir("glue", cfg.name or ref.name, cfg.root)
@@ -316,21 +295,26 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:  # noqa: C901 - the loop over c
     tasks, notes = selected_tasks(cfg.tasks, trainable_tasks(cfg.data_dir))
     vocab = resolve_vocab(cfg.vocab).value if "filtered" in conditions else None
     jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
+    bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
+    results, tiers = _run_jobs(cfg, ref, folder, tokenizer, vocab, bar, notes)
+    return _write_summary(cfg, ref, folder, vocab, tiers, notes, results)
+
+
+def _run_jobs(
+    cfg: GlueConfig, ref: ModelRef, folder: Path, tokenizer: Any, vocab: Any, bar: Any, notes: list[str]
+) -> tuple[list[dict], dict[str, Any]]:
+    """Score (or read back) each (task, condition, variant, seed) of ``bar``: (result records, data tier per task).
+    Skipped combinations are added to ``notes``."""
+    from hf_shrunk.sources import load_glue_task
+
     hyperparameters = {k: getattr(cfg, k) for k in RESULT_SETTINGS}
     results, tiers = [], {}
-    bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
     loaded: dict[str, Any] = {}
     for task_name, condition, variant, seed in bar:
         task = TASKS[task_name]
         path = result_path(folder, variant, condition, task_name, seed)
         if path.is_file():
-            record = read_json(path)
-            if record.get("hyperparameters") != hyperparameters:
-                raise UserError(
-                    f"{path} was scored with other settings ({_diff(record.get('hyperparameters') or {}, hyperparameters)}). "
-                    "Pass --overwrite to re-score, or --name to keep both."
-                )
-            results.append(record)
+            results.append(_stored_result(path, hyperparameters))
             continue
         if task_name not in loaded:
             splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir)
@@ -361,8 +345,28 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:  # noqa: C901 - the loop over c
         write_json(path, record)
         results.append(record)
         bar.write(
-            f"{variant:>11} {condition:>8} {task_name:>5} seed {seed}: {record['score']:.4f} ({record['n_train']} train, {sum(record['n_eval'].values())} eval, {record['runtime_seconds']:.1f}s)"
+            f"{variant:>11} {condition:>8} {task_name:>5} seed {seed}: {record['score']:.4f} "
+            f"({record['n_train']} train, {sum(record['n_eval'].values())} eval, {record['runtime_seconds']:.1f}s)"
         )
+    return results, tiers
+
+
+def _stored_result(path: Path, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """A finished combination's record, refused if it was scored with other settings."""
+    record = read_json(path)
+    if record.get("hyperparameters") != hyperparameters:
+        raise UserError(
+            f"{path} was scored with other settings "
+            f"({_diff(record.get('hyperparameters') or {}, hyperparameters)}). "
+            "Pass --overwrite to re-score, or --name to keep both."
+        )
+    return record
+
+
+def _write_summary(
+    cfg: GlueConfig, ref: ModelRef, folder: Path, vocab: Any, tiers: dict, notes: list[str], results: list[dict]
+) -> dict[str, Any]:
+    """Write ``summary.json`` and, last, the manifest; returns the summary."""
     summary = {
         "model": ref.display,
         "run": ref.run,
@@ -403,19 +407,6 @@ def evaluate_pushed(repo: str, revision: str | None = None, **glue_kwargs: Any) 
     if revision is None and "@" in repo:
         repo, revision = repo.rsplit("@", 1)
     return evaluate_model(repo_id(repo), revision=revision, **glue_kwargs)
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    lines = [f"GLUE for {summary['model']} (mean ± std over seeds; {summary['aggregate_definition'].split(';')[0]})"]
-    for variant, conditions in summary["variants"].items():
-        for condition, block in conditions.items():
-            tasks = "  ".join(
-                f"{t} {v['score']['mean']:.3f}±{v['score']['std']:.3f}" for t, v in block["tasks"].items()
-            )
-            agg = block["aggregate"]
-            lines.append(f"  {variant:>11} {condition:>8}: GLUE {agg['mean']:.3f}±{agg['std']:.3f} | {tasks}")
-    lines += [f"  note: {n}" for n in summary["notes"]]
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:

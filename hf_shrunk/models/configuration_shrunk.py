@@ -2,10 +2,25 @@
 
 This file is copied next to the weights by ``save_pretrained`` (remote code), so it imports only transformers
 and huggingface_hub, never hf_shrunk.
+
+It needs transformers >= 5.4 (configs became ``@strict`` dataclasses then; checked against 4.57.6, 5.0.0, 5.3.0,
+5.4.0, 5.5.0, 5.6.2, 5.12.1 and 5.25.0 by loading a saved model with ``trust_remote_code=True``): an older
+transformers gets an ImportError that names the version to install, not a traceback from deep inside.
 """
 
-from huggingface_hub.dataclasses import strict
-from transformers import RobertaConfig
+import transformers
+from packaging.version import Version
+
+MIN_TRANSFORMERS = "5.4.0"
+if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
+    raise ImportError(
+        f"The factorized hf_shrunk models (model_type 'shrunk_roberta') need transformers>={MIN_TRANSFORMERS}; "
+        f"this environment has transformers {transformers.__version__}. Upgrade with: "
+        f"pip install 'transformers>={MIN_TRANSFORMERS}'"
+    )
+
+from huggingface_hub.dataclasses import strict  # noqa: E402 - after the version check, which explains failures
+from transformers import RobertaConfig  # noqa: E402
 
 
 @strict

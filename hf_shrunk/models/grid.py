@@ -18,10 +18,10 @@ from hf_shrunk.models.config import SizesConfig
 from hf_shrunk.numbers import human
 
 FAMILIES = ("roberta", "factorized")
-SEQ_LEN = 128  # paper §5: all FLOPs are per 128-token training sequence
+SEQ_LEN = 128  # docs/paper.md#flops: all FLOPs are per 128-token training sequence
 POSITIONS = 130  # max_position_embeddings: RoBERTa offsets positions by padding_idx + 1, so 128 usable
 TYPE_VOCAB = 2
-PAPER_VOCAB = 19_010  # 19,000 BPE tokens + 10 (PAPER.md §3)
+PAPER_VOCAB = 19_010  # 19,000 BPE tokens + 10 (docs/paper.md#tokenizer)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +29,8 @@ class Size:
     """One model size. ``E`` = embedding width, ``H`` = hidden, ``I`` = FFN, ``A`` = heads used, ``L`` = layers.
 
     ``requested_heads`` is what a grid asked for (the paper's factorized runs asked for other numbers but ran
-    with 8 heads, PAPER.md §4); it defaults to ``A``. ``run`` and ``group`` name the paper's run, if any.
+    with 8 heads, docs/paper.md#model-families); it defaults to ``A``. ``run`` and ``group`` name the paper's
+    run, if any.
     """
 
     family: str
@@ -70,7 +71,7 @@ class Size:
         return f"factorized-e{self.E}-h{self.H}-i{self.I}-a{self.A}-l{self.L}"
 
 
-# ---------------------------------------------------------------- parameters (paper convention, PAPER.md §4)
+# ---------------------------------------------------------------- parameters (docs/paper.md#parameter-counts)
 
 
 def embedding_parameters(size: Size, vocab_size: int = PAPER_VOCAB) -> int:
@@ -103,7 +104,7 @@ def parameter_counts(size: Size, vocab_size: int = PAPER_VOCAB) -> dict[str, int
     return {"total": emb + non, "embedding": emb, "non_embedding": non}
 
 
-# ---------------------------------------------------------------- FLOPs per training sequence (PAPER.md §5)
+# ---------------------------------------------------------------- FLOPs per training sequence (docs/paper.md#flops)
 
 
 def flops_per_sequence_paper(size: Size, vocab_size: int = PAPER_VOCAB, seq: int = SEQ_LEN) -> int:
@@ -257,7 +258,8 @@ def format_table(rows: Sequence[dict]) -> str:
 
 def format_markdown(rows: Sequence[dict]) -> str:
     lines = [
-        "| slug | paper run | E | H | I | heads (requested) | L | parameters | embedding | non-embedding | FLOPs/seq (paper) | FLOPs/seq (corrected) |",
+        "| slug | paper run | E | H | I | heads (requested) | L | parameters | embedding | non-embedding "
+        "| FLOPs/seq (paper) | FLOPs/seq (corrected) |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in rows:

@@ -33,7 +33,7 @@ from hf_shrunk.models.modeling_shrunk import (
     ShrunkRobertaForSequenceClassification,
     ShrunkRobertaModel,
 )
-from hf_shrunk.tokenizer import SPECIAL_TOKEN_IDS  # the models' pad/bos/eos ids must match the tokenizer's
+from hf_shrunk.tokenizer import SPECIAL_TOKEN_IDS, save_tokenizer  # pad/bos/eos ids must match the tokenizer's
 
 # Written into every factorized config.json, so a pushed repo loads with trust_remote_code for every task.
 AUTO_MAP = {
@@ -99,7 +99,7 @@ def build_config(
 ) -> PretrainedConfig:
     """The transformers config of ``size``: vocab and special-token ids from ``tokenizer`` (vocab =
     ``len(tokenizer) + vocab_padding``, paper: 19,000 + 10) or an explicit ``vocab_size``; positions 130
-    (128 usable), two token types, GELU, dropout 0.1, LayerNorm eps 1e-5 (PAPER.md §4)."""
+    (128 usable), two token types, GELU, dropout 0.1, LayerNorm eps 1e-5 (docs/paper.md#model-families)."""
     if tokenizer is not None:
         check_tokenizer(tokenizer)
         vocab_size = len(tokenizer) + vocab_padding
@@ -138,8 +138,8 @@ def size_of_config(config: PretrainedConfig) -> Size:
 
 @torch.no_grad()
 def apply_paper_init(model: nn.Module) -> None:
-    """The paper's initialisation (PAPER.md §4): Xavier-normal for every >=2-D weight that is not a LayerNorm,
-    0.01 for biases, LayerNorm weight 1 and bias 0."""
+    """The paper's initialisation (docs/paper.md#model-families): Xavier-normal for every >=2-D weight that is not
+    a LayerNorm, 0.01 for biases, LayerNorm weight 1 and bias 0."""
     for name, param in model.named_parameters():
         is_norm = "layernorm" in name.lower() or "layer_norm" in name.lower()
         if is_norm:
@@ -190,9 +190,10 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 def save_model(model: nn.Module, output_dir: str | os.PathLike, tokenizer: Any = None, **kwargs: Any) -> Path:
-    """``save_pretrained`` of the unwrapped model (safetensors, no ``_orig_mod.`` keys) and its tokenizer."""
+    """``save_pretrained`` of the unwrapped model (safetensors, no ``_orig_mod.`` keys) and its tokenizer (with a
+    ``tokenizer_config.json`` that loads in transformers 4.x and 5.x: ``hf_shrunk.tokenizer.save_tokenizer``)."""
     output_dir = Path(output_dir)
     unwrap_model(model).save_pretrained(output_dir, **kwargs)
     if tokenizer is not None:
-        tokenizer.save_pretrained(output_dir)
+        save_tokenizer(tokenizer, output_dir)
     return output_dir

@@ -1,8 +1,8 @@
-"""The factorized-embedding RoBERTa family: ``ShrunkRobertaForMaskedLM`` and ``ShrunkRobertaForSequenceClassification``.
+"""The factorized-embedding RoBERTa family: ``ShrunkRobertaForMaskedLM``, ``ShrunkRobertaForSequenceClassification``.
 
 Embeddings at width E -> ``Linear(E -> H)`` + ``LayerNorm(H)`` -> RoBERTa encoder at H -> an untied MLM head at H
-(PAPER.md §4). Built from transformers' RoBERTa modules. This file is copied next to the weights by
-``save_pretrained`` (remote code), so it imports only torch, transformers and ``configuration_shrunk``.
+(Deshpande et al., 2023, arXiv 2305.17266). Built from transformers' RoBERTa modules. This file is copied next to
+the weights by ``save_pretrained`` (remote code), so it imports only torch, transformers and ``configuration_shrunk``.
 
 Parameter names matter: the paper counts as "embedding parameters" exactly the names that contain
 ``embedding``, so the projection is called ``input_projection`` (not ``embedding_...``).

@@ -1,5 +1,6 @@
 """``python -m hf_shrunk.pretrain`` (run by ``hf-shrunk pretrain`` under ``accelerate launch``): MLM pretraining of
-one grid size on a corpus + tokenizer artifact, with the paper's recipe as the default profile (PAPER.md §6).
+one grid size on a corpus + tokenizer artifact, with the paper's recipe as the default profile
+(docs/paper.md#pretraining-recipe).
 
 Run folder ``<root>/pretrain/<name>/``: ``checkpoints/`` (resumable Trainer checkpoints), ``snapshots/step{N}/``
 (weights kept for the Hub's ``step{N}`` branches), ``best/``, ``model/`` (final weights), ``metrics.json`` and,
@@ -151,27 +152,22 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     return train(cfg, args, AutoTokenizer)
 
 
-def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: C901 - one linear recipe
+def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:
+    """Pretrain one grid size into ``<root>/pretrain/<name>/`` (resuming or skipping a finished run).
+
+    Args:
+        cfg (`PretrainConfig`): the stage config (size, corpus and tokenizer artifacts, recipe).
+        args (`transformers.TrainingArguments`): the Trainer's arguments; batch sizes, warm-up, precision and the
+            output folder are filled in here.
+        auto_tokenizer (`type`): ``transformers.AutoTokenizer`` (or a stand-in) to load the tokenizer artifact.
+
+    Returns:
+        `int`: the exit code, 0.
+    """
     import torch
 
-    from hf_shrunk.models import (
-        build_config,
-        build_model,
-        check_config_matches_tokenizer,
-        count_model_parameters,
-        size_of_config,
-    )
-    from hf_shrunk.pretrain.data import MaskSeedDataset, SeededMaskingCollator, tokenize_corpus, tokenized_cache_dir
-    from hf_shrunk.pretrain.trainer import (
-        CheckpointRecorder,
-        EpochSetter,
-        RunInfo,
-        ShrunkTrainer,
-        find_resume_checkpoint,
-        restore_forward,
-        set_cpu_threads,
-        use_masked_positions_head,
-    )
+    from hf_shrunk.models import build_config, check_config_matches_tokenizer, count_model_parameters
+    from hf_shrunk.pretrain.trainer import restore_forward, set_cpu_threads
 
     size = load_grid(cfg.grid).find(cfg.size)
     run_dir = stage_dir("pretrain", cfg.name or size.slug, cfg.root)
@@ -180,7 +176,36 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: 
     tokenizer = auto_tokenizer.from_pretrained(str(tok_dir))
     model_config = build_config(size, tokenizer, vocab_padding=cfg.vocab_padding, dropout=cfg.dropout)
     check_config_matches_tokenizer(model_config, tokenizer, where=str(tok_dir))
-    inputs = [
+    setup = run_config(cfg, args, size.slug, _input_records(corpus_dir, corpus_manifest, tok_dir, tok_manifest))
+    if _run_is_finished(run_dir, setup, cfg, args):
+        print(f"{run_dir} is already trained with this config; pass --overwrite to retrain")
+        return 0
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        set_cpu_threads(cfg.num_threads)
+
+    mask_config = {k: getattr(cfg, k) for k in ("mlm_probability", "mask_replace_prob", "random_replace_prob")}
+    train_set, eval_set = _load_sequences(cfg, args, corpus_dir, corpus_manifest, tok_manifest, tokenizer, mask_config)
+    total_steps = _fill_training_args(cfg, args, run_dir, len(train_set), on_gpu)
+    model, trainer = _build_trainer(
+        cfg, args, run_dir, model_config, tokenizer, train_set, eval_set, mask_config, total_steps
+    )
+    resume_from = _resume_checkpoint(cfg, trainer, run_dir)
+    if trainer.is_world_process_zero():
+        _announce_run(cfg, args, size.slug, model, total_steps, run_dir)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if not any(h.get("step") == trainer.state.global_step and "eval_loss" in h for h in trainer.state.log_history):
+        trainer.evaluate()  # the final step is a snapshot and needs its eval loss
+    restore_forward(model)
+    trainer.save_model(str(run_dir / "model"))
+    if trainer.is_world_process_zero():
+        finish_run(trainer, run_dir, size, model_config, setup, counts=count_model_parameters(model))
+    return 0
+
+
+def _input_records(corpus_dir: Path, corpus_manifest: Manifest, tok_dir: Path, tok_manifest: Manifest) -> list[dict]:
+    """The run's inputs as its config and manifest record them: the corpus and tokenizer artifacts."""
+    return [
         {
             "kind": "corpus",
             "path": str(corpus_dir),
@@ -189,20 +214,30 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: 
         },
         {"kind": "tokenizer", "path": str(tok_dir), "fingerprint": tok_manifest.key},
     ]
-    setup = run_config(cfg, args, size.slug, inputs)
+
+
+def _run_is_finished(run_dir: Path, setup: dict, cfg: PretrainConfig, args: Any) -> bool:
+    """Check (on the main process, which also creates it) the run folder: True if it already holds this run."""
     with args.main_process_first(desc="checking the run folder"):
         if args.process_index == 0:
             finished = prepare_run_dir(run_dir, setup, cfg)
         else:  # the main process has checked (and created) the folder
             finished = is_complete(run_dir) and read_json(run_dir / "run_config.json") == setup
-    if finished:
-        print(f"{run_dir} is already trained with this config; pass --overwrite to retrain")
-        return 0
-    on_gpu = torch.cuda.is_available()
-    if not on_gpu:
-        set_cpu_threads(cfg.num_threads)
+    return finished
 
-    mask_config = {k: getattr(cfg, k) for k in ("mlm_probability", "mask_replace_prob", "random_replace_prob")}
+
+def _load_sequences(
+    cfg: PretrainConfig,
+    args: Any,
+    corpus_dir: Path,
+    corpus_manifest: Manifest,
+    tok_manifest: Manifest,
+    tokenizer: Any,
+    mask_config: dict,
+) -> tuple[Any, Any]:
+    """Tokenize the corpus (cached; the main process first) and cut the train and eval sets to the configured sizes."""
+    from hf_shrunk.pretrain.data import tokenize_corpus, tokenized_cache_dir
+
     cache = tokenized_cache_dir(
         corpus_manifest.key, tok_manifest.key, cfg.max_seq_len, cfg.pack, mask_config, cfg.root
     )
@@ -217,11 +252,15 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: 
         raise ConfigError(
             f"{corpus_dir} has {len(train_set)} training sequences, fewer than one batch of {cfg.effective_batch_size}"
         )
+    return train_set, eval_set
 
+
+def _fill_training_args(cfg: PretrainConfig, args: Any, run_dir: Path, train_sequences: int, on_gpu: bool) -> int:
+    """Set the Trainer arguments the recipe decides (batches, warm-up, loaders, precision); returns the updates."""
     args.output_dir = str(run_dir / "checkpoints")
     args.per_device_train_batch_size, args.gradient_accumulation_steps = micro_batch(cfg, args.world_size, on_gpu)
     args.per_device_eval_batch_size = max(args.per_device_eval_batch_size, args.per_device_train_batch_size)
-    updates_per_epoch = len(train_set) // cfg.effective_batch_size
+    updates_per_epoch = train_sequences // cfg.effective_batch_size
     total_steps = args.max_steps if args.max_steps > 0 else math.ceil(updates_per_epoch * args.num_train_epochs)
     args.warmup_steps = min(4000, int(0.05 * total_steps)) if cfg.warmup == "paper" else int(cfg.warmup)
     args.include_num_input_tokens_seen = "non_padding"
@@ -232,6 +271,30 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: 
     if not on_gpu:
         args.dataloader_pin_memory = False
     choose_precision(cfg, args)
+    return total_steps
+
+
+def _build_trainer(
+    cfg: PretrainConfig,
+    args: Any,
+    run_dir: Path,
+    model_config: Any,
+    tokenizer: Any,
+    train_set: Any,
+    eval_set: Any,
+    mask_config: dict,
+    total_steps: int,
+) -> tuple[Any, Any]:
+    """The freshly initialised model and the ShrunkTrainer that trains it, with the snapshot and epoch callbacks."""
+    from hf_shrunk.models import build_model, size_of_config
+    from hf_shrunk.pretrain.data import MaskSeedDataset, SeededMaskingCollator
+    from hf_shrunk.pretrain.trainer import (
+        CheckpointRecorder,
+        EpochSetter,
+        RunInfo,
+        ShrunkTrainer,
+        use_masked_positions_head,
+    )
 
     flops = flops_per_sequence(size_of_config(model_config), model_config.vocab_size, cfg.max_seq_len)
     run_info = RunInfo(
@@ -254,33 +317,39 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:  # noqa: 
         callbacks=[CheckpointRecorder(run_info), EpochSetter(train_set)],
         run_info=run_info,
     )
-    resume_from = None
-    if cfg.resume:
-        resume_from, notes = find_resume_checkpoint(run_dir / "checkpoints")
-        if trainer.is_world_process_zero():
-            for note in notes:
-                print(note, file=sys.stderr)
-            print(
-                f"resuming from {resume_from}"
-                if resume_from
-                else f"no complete checkpoint in {run_dir}; starting at step 0"
-            )
+    return model, trainer
+
+
+def _resume_checkpoint(cfg: PretrainConfig, trainer: Any, run_dir: Path) -> Path | None:
+    """With ``--resume``, the newest complete checkpoint to continue from (None: start at step 0)."""
+    from hf_shrunk.pretrain.trainer import find_resume_checkpoint
+
+    if not cfg.resume:
+        return None
+    resume_from, notes = find_resume_checkpoint(run_dir / "checkpoints")
     if trainer.is_world_process_zero():
-        counts = count_model_parameters(model)
+        for note in notes:
+            print(note, file=sys.stderr)
         print(
-            f"pretraining {size.slug}: {counts['total']:,} parameters ({counts['non_embedding']:,} non-embedding), "
-            f"{total_steps:,} updates of {cfg.effective_batch_size} x {cfg.max_seq_len} tokens "
-            f"({args.per_device_train_batch_size} per process x {args.world_size} x {args.gradient_accumulation_steps} accumulation), "
-            f"{'bf16' if args.bf16 else 'fp32'}, warm-up {args.warmup_steps}, into {run_dir}"
+            f"resuming from {resume_from}"
+            if resume_from
+            else f"no complete checkpoint in {run_dir}; starting at step 0"
         )
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    if not any(h.get("step") == trainer.state.global_step and "eval_loss" in h for h in trainer.state.log_history):
-        trainer.evaluate()  # the final step is a snapshot and needs its eval loss
-    restore_forward(model)
-    trainer.save_model(str(run_dir / "model"))
-    if trainer.is_world_process_zero():
-        finish_run(trainer, run_dir, size, model_config, setup, counts=count_model_parameters(model))
-    return 0
+    return resume_from
+
+
+def _announce_run(cfg: PretrainConfig, args: Any, slug: str, model: Any, total_steps: int, run_dir: Path) -> None:
+    """Print what is about to be trained: parameters, updates, batch layout, precision and warm-up."""
+    from hf_shrunk.models import count_model_parameters
+
+    counts = count_model_parameters(model)
+    print(
+        f"pretraining {slug}: {counts['total']:,} parameters ({counts['non_embedding']:,} non-embedding), "
+        f"{total_steps:,} updates of {cfg.effective_batch_size} x {cfg.max_seq_len} tokens "
+        f"({args.per_device_train_batch_size} per process x {args.world_size} x "
+        f"{args.gradient_accumulation_steps} accumulation), "
+        f"{'bf16' if args.bf16 else 'fp32'}, warm-up {args.warmup_steps}, into {run_dir}"
+    )
 
 
 def finish_run(trainer: Any, run_dir: Path, size: Any, model_config: Any, setup: dict, counts: dict) -> None:
@@ -337,6 +406,7 @@ def finish_run(trainer: Any, run_dir: Path, size: Any, model_config: Any, setup:
     )
     manifest.write(run_dir)
     print(
-        f"done: {size.slug} step {final['step']:,}, eval loss {final['eval_loss']:.4f} (perplexity {math.exp(final['eval_loss']):.2f}), "
+        f"done: {size.slug} step {final['step']:,}, eval loss {final['eval_loss']:.4f} "
+        f"(perplexity {math.exp(final['eval_loss']):.2f}), "
         f"{final['tokens']:,} tokens, {final['flops_paper']:.3g} FLOPs (paper convention) -> {run_dir}"
     )

@@ -198,7 +198,7 @@ class CheckpointRecorder(TrainerCallback):
 
 
 class EpochSetter(TrainerCallback):
-    """Tells the training dataset which epoch starts, so each epoch draws new masks (see pretrain_data)."""
+    """Tells the training dataset which epoch starts, so each epoch draws new masks (see hf_shrunk.pretrain.data)."""
 
     def __init__(self, dataset: Any):
         self.dataset = dataset
@@ -247,7 +247,8 @@ def find_resume_checkpoint(checkpoints_dir: Path) -> tuple[Path | None, list[str
 
 def set_cpu_threads(num_threads: int | None) -> int:
     """Use every core on CPU. ``accelerate launch`` sets OMP_NUM_THREADS=1 by default, which halves throughput
-    here (DESIGN.md §8), so unless told otherwise each local process gets cores / local processes threads."""
+    here (docs/design.md#performance), so unless told otherwise each local process gets cores / local processes
+    threads."""
     if num_threads is None:
         local = int(os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("HF_SHRUNK_NUM_PROCESSES") or 1)
         num_threads = max(1, (os.cpu_count() or 1) // local)

@@ -24,7 +24,17 @@ from hf_shrunk.artifacts import (
 from hf_shrunk.cards import dataset_card_context, render_dataset_card
 from hf_shrunk.config import UserError
 from hf_shrunk.hub import DATASET_REPO_NAME, model_repo_name
-from hf_shrunk.publish.plan import SPLIT_ORDER, Branch, PlanFile, RepoPlan, folder_files, json_bytes, public_paths
+from hf_shrunk.publish.plan import (
+    CORPUS_FILE,
+    SPLIT_ORDER,
+    Branch,
+    PlanFile,
+    RepoPlan,
+    folder_files,
+    json_bytes,
+    public_paths,
+    run_identity,
+)
 
 
 def _ordered(splits: dict[str, Path]) -> list[tuple[str, Path]]:
@@ -73,8 +83,8 @@ def _vocab_note(name: str) -> str:
     lowered = name.lower()
     if "aochildes" in lowered or "childes" in lowered:
         return (
-            "The word list is the paper's AO-CHILDES word-frequency table (from text-machine-lab/mini_bert, built from "
-            "child-directed speech in CHILDES); its origin states no licence."
+            "The word list is the paper's AO-CHILDES word-frequency table (from text-machine-lab/mini_bert, built "
+            "from child-directed speech in CHILDES); its origin states no licence."
         )
     if "wordfreq" in lowered:
         return "The word list is the top of wordfreq's English list (wordfreq data: CC BY-SA 4.0)."
@@ -96,8 +106,9 @@ def vocabulary_file(manifest: Manifest, stats: dict[str, Any] | None = None) -> 
     """The vocabulary to ship and what the card says about it (a note says why when none can be shipped).
 
     Tried in order: a file the corpus names (``stats.json``'s ``vocabulary``, the manifest's inputs of kind
-    ``vocab``, its ``vocab`` config), a ``wordfreq:N`` spec (its word list is written out), then ``hf_shrunk.sources.tiers.resolve_vocab`` of the
-    configured spec, accepted only if its words have the fingerprint the corpus recorded.
+    ``vocab``, its ``vocab`` config), a ``wordfreq:N`` spec (its word list is written out), then
+    ``hf_shrunk.sources.resolve_vocab`` of the configured spec, accepted only if its words have the fingerprint the
+    corpus recorded.
     """
     extra, config = manifest.extra or {}, manifest.config or {}
     info = dict((stats or {}).get("vocabulary") or extra.get("vocab") or {})
@@ -168,13 +179,12 @@ def plan_dataset_repo(corpus: str, tokenizer: str | None, org: str, root: Path) 
     )
     files += [f for f in [vocab_file] if f is not None]
     files.append(PlanFile("README.md", data=render_dataset_card(context).encode()))
-    files.append(
-        PlanFile("corpus_manifest.json", data=json_bytes(public_paths(manifest.to_dict(), artifact_root(root))))
-    )
+    public_manifest = public_paths(manifest.to_dict(), artifact_root(root))
+    files.append(PlanFile(CORPUS_FILE, data=json_bytes(public_manifest)))
     if stats is not None:
         files.append(PlanFile("filter_stats.json", data=json_bytes(public_paths(stats, artifact_root(root)))))
     main = Branch("main", sorted(files, key=lambda f: f.path), f"Publish the corpus ({corpus}) and its card")
     total = sum(s["num_examples"] for s in splits)
-    return RepoPlan(
-        repo_id, "dataset", [main], note=f"{total:,} sequences, the models' pre-training corpus", notes=notes
-    )
+    note = f"{total:,} sequences, the models' pre-training corpus"
+    origin = run_identity(public_manifest)
+    return RepoPlan(repo_id, "dataset", [main], note=note, notes=notes, origin=origin, origin_file=CORPUS_FILE)

@@ -1,9 +1,10 @@
 """What ``hf-shrunk publish`` pushes, decided from artifact folders alone (no network): repos, branches, files.
 
-Model repo ``<org>/shrunk-<slug>``:
+Model repo ``<org>/shrunk-<slug>`` (``<org>/shrunk-<slug><suffix>`` with ``--repo_suffix``):
 - ``main``: the final weights (``model/``: config, safetensors, tokenizer, for the factorized family the remote-code
-  ``.py`` files, ``shrunk_state.json``), ``README.md`` (the model card), ``checkpoints.json``, ``metrics.json`` and
-  ``training_manifest.json`` (the run's manifest with local paths made relative to the artifact root);
+  ``.py`` files, ``shrunk_state.json``), ``README.md`` (the model card), ``checkpoints.json`` (every branch with the
+  sha256 of its weights, and the run they come from), ``metrics.json`` and ``training_manifest.json`` (the run's
+  manifest with local paths made relative to the artifact root: which run the repo holds);
 - ``step{N}``: one branch per snapshot (``snapshots/step{N}/``) with a short card of its own.
 ``training_args.bin`` (a pickle) and the Trainer's resumable ``checkpoints/`` are never published.
 
@@ -37,6 +38,9 @@ NEVER_PUBLISHED = {"training_args.bin"}
 SPLIT_ORDER = ("train", "validation", "test")
 CHECKPOINTS_FILE = "checkpoints.json"
 WEIGHTS = "model.safetensors"
+RUN_FILE = "training_manifest.json"  # on main of a model repo: the run it holds
+CORPUS_FILE = "corpus_manifest.json"  # on main of the dataset repo: the corpus it holds
+MAX_REPO_NAME = 96  # the Hub's limit
 
 
 @dataclass
@@ -69,7 +73,7 @@ class PlanFile:
 
     def git_sha1(self) -> str:
         """The git blob id, which the Hub reports for regular (non-LFS) files."""
-        h = hashlib.sha1(b"blob %d\0" % self.size)  # noqa: S324 - git's object id, not a security hash
+        h = hashlib.sha1(b"blob %d\0" % self.size)
         for chunk in self._chunks():
             h.update(chunk)
         return h.hexdigest()
@@ -99,10 +103,26 @@ class RepoPlan:
     branches: list[Branch]  # main first
     note: str = ""  # shown in the Collection
     notes: list[str] = field(default_factory=list)  # what the publisher should tell the user
+    origin: dict[str, Any] | None = None  # the run (or corpus) it holds: see :func:`run_identity`
+    origin_file: str | None = None  # the manifest on main that records the origin on the Hub
 
     @property
     def name(self) -> str:
         return self.repo_id.split("/", 1)[1]
+
+
+def run_identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Which run (or corpus) a manifest describes: its name, its key (config and inputs) and when it was made.
+    Two manifests come from the same run exactly when key and creation time agree."""
+    return {k: manifest.get(k) for k in ("name", "key", "created")}
+
+
+def same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a.get("key"), a.get("created")) == (b.get("key"), b.get("created"))
+
+
+def describe_run(identity: dict[str, Any]) -> str:
+    return f"{identity.get('name')!r} (made {identity.get('created')}, config/input key {identity.get('key')})"
 
 
 def json_bytes(obj: Any) -> bytes:
@@ -169,17 +189,22 @@ def plan_model_repo(
     root: Path,
     summary: dict[str, Any] | None,
     fit: dict[str, Any] | None,
-    license: str,  # noqa: A002 - the Hub's metadata key
+    license: str,
     corpus_key: str | None,
+    suffix: str = "",
 ) -> RepoPlan:
     """The model repo of one pretrain run: ``main`` (final weights, card, checkpoints.json) and ``step{N}`` branches.
 
     ``corpus_key`` is the manifest key of the corpus published as ``<org>/shrunk-corpus``: the card links that
-    dataset only if the run was trained on it.
+    dataset only if the run was trained on it. ``suffix`` (``--repo_suffix``) ends the repo name.
     """
     run = load_run(run_dir)
     slug = run["metrics"].get("slug") or run["name"]
-    repo_id = f"{org}/{model_repo_name(slug)}"
+    repo_id = f"{org}/{model_repo_name(slug)}{suffix}"
+    if len(repo_id.split("/")[1]) > MAX_REPO_NAME:
+        raise ArtifactError(
+            f"{repo_id}: a Hub repo name has at most {MAX_REPO_NAME} characters; shorten --repo_suffix"
+        )
     dataset_repo = f"{org}/{DATASET_REPO_NAME}" if corpus_key and run_corpus_fingerprint(run) == corpus_key else None
     context = model_card_context(run, repo_id, summary, fit, license=license, dataset_repo=dataset_repo)
     if not (run_dir / "model" / WEIGHTS).is_file():
@@ -194,11 +219,12 @@ def plan_model_repo(
     main_files = folder_files(run_dir / "model")
     records.insert(0, _record("main", _state(run_dir / "model"), Branch("main", main_files, "")))
     manifest = public_paths(run["manifest"], artifact_root(root))
+    listing = {"format": 1, "repo_id": repo_id, "run": run_identity(manifest), "checkpoints": records}
     main_files += [
         PlanFile("README.md", data=render_model_card(context, summary).encode()),
-        PlanFile(CHECKPOINTS_FILE, data=json_bytes({"format": 1, "repo_id": repo_id, "checkpoints": records})),
+        PlanFile(CHECKPOINTS_FILE, data=json_bytes(listing)),
         PlanFile("metrics.json", source=run_dir / "metrics.json"),
-        PlanFile("training_manifest.json", data=json_bytes(manifest)),
+        PlanFile(RUN_FILE, data=json_bytes(manifest)),
     ]
     final = context["final"]
     main = Branch(
@@ -206,11 +232,15 @@ def plan_model_repo(
         sorted(main_files, key=lambda f: f.path),
         f"Publish {slug}: final weights (step {final['step']}) and card",
     )
-    note = f"{human(context['params'].get('total'))} parameters, {final['tokens']:,} tokens, dev loss {final['eval_loss']:.3f}"
+    note = (
+        f"{human(context['params'].get('total'))} parameters, {final['tokens']:,} tokens, "
+        f"dev loss {final['eval_loss']:.3f}"
+    )
     notes = (
         [] if summary else [f"{repo_id}: no GLUE results (<root>/glue/{run['name']}/summary.json); the card says so"]
     )
-    return RepoPlan(repo_id, "model", [main, *branches], note=note, notes=notes)
+    origin = run_identity(manifest)
+    return RepoPlan(repo_id, "model", [main, *branches], note=note, notes=notes, origin=origin, origin_file=RUN_FILE)
 
 
 def _record(name: str, progress: dict[str, Any], branch: Branch) -> dict[str, Any]:

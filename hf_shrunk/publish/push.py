@@ -6,10 +6,17 @@ Collection for the suite. What goes where is decided in :mod:`hf_shrunk.publish.
 
 Idempotent and resumable: each branch's remote tree is compared with the plan (LFS sha256 or git blob id per file)
 and only a differing branch gets a commit, holding the changed files and the deletions of files no longer planned;
-unchanged LFS objects are never re-uploaded (the Hub's preupload and LFS batch answers skip them). ``main`` is
-committed first, card and weights together, so a repo that holds weights always has a card; an interrupted publish
-continues where it stopped when run again. ``hf-shrunk publish verify`` (:mod:`hf_shrunk.publish.verify`) checks the
-Hub against ``checkpoints.json``.
+unchanged LFS objects are never re-uploaded (the Hub's preupload and LFS batch answers skip them). Every commit holds
+a branch's card together with its weights. The ``step{N}`` branches are pushed first and ``main`` last, so the
+``checkpoints.json`` on ``main`` never lists a branch that is not there yet: an interrupted publish leaves a repo
+without a finished-looking ``main``, and continues where it stopped when run again. ``hf-shrunk publish verify``
+(:mod:`hf_shrunk.publish.verify`) checks the Hub against ``checkpoints.json``.
+
+Transient Hub failures are retried (:mod:`hf_shrunk.publish.client`); a commit is retried only after reading the
+branch again, with the head it was computed from as ``parent_commit``, so a commit that landed although its answer
+was lost is never made twice. A repo whose ``main`` records another training run (``training_manifest.json``; for
+the dataset, ``corpus_manifest.json``) is not published over without ``--overwrite``; ``--repo_suffix`` gives seeds
+or variants of one size their own repos.
 
 ``--to_dir DIR`` writes the same trees locally, ``DIR/<models|datasets>/<repo name>/<branch>/<path in repo>`` plus
 ``DIR/plan.json`` (``.gitattributes`` is the one file the Hub adds itself); ``--dry_run`` prints the plan and writes
@@ -18,27 +25,36 @@ only the cards, in the same layout.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, read_json, stage_dir
 from hf_shrunk.config import ConfigError, UserError, parse_config
-from hf_shrunk.publish.client import COLLECTION_DESCRIPTION, COLLECTION_TITLE, connect, hub_errors
+from hf_shrunk.publish.client import COLLECTION_DESCRIPTION, COLLECTION_TITLE, connect, hub_errors, retrying
 from hf_shrunk.publish.config import PublishConfig
 
 DESCRIPTION = (
     "Publish pretrained sizes to the Hugging Face Hub: <org>/shrunk-<slug> per run (final weights on main, "
     "checkpoints as step{N} branches, checkpoints.json with sha256 of each branch's weights, a model card with GLUE "
-    "results in model-index), the corpus as <org>/shrunk-corpus (--dataset), and a Collection. Re-running uploads "
-    "only what changed. `hf-shrunk publish verify --org ORG` checks the Hub against checkpoints.json. Auth: "
-    "HF_TOKEN, `hf auth login`, or --token."
+    "results in model-index), the corpus as <org>/shrunk-corpus (--dataset), and a Collection. Step branches are "
+    "pushed before main; transient Hub errors are retried; re-running uploads only what changed. A repo holding "
+    "another training run is not overwritten without --overwrite. `hf-shrunk publish verify --org ORG` checks the Hub "
+    "against checkpoints.json. Auth: HF_TOKEN, `hf auth login`, or --token."
 )
 
 
 class MissingResultsError(UserError):
     """A model to publish has no GLUE results and --allow_missing_results was not given."""
+
+
+class OtherRunError(UserError):
+    """A repo to publish holds another training run (or corpus) and --overwrite was not given."""
 
 
 def check_inputs(cfg: PublishConfig) -> dict[Path, dict[str, Any] | None]:
@@ -72,7 +88,7 @@ def build_plan(cfg: PublishConfig, summaries: dict[Path, dict[str, Any] | None])
     corpus_dir = stage_dir("corpus", cfg.corpus, root)
     corpus_key = _manifest_key(corpus_dir)
     plans = [
-        plan_model_repo(run, cfg.org, root, summaries[run], fit, cfg.license, corpus_key)
+        plan_model_repo(run, cfg.org, root, summaries[run], fit, cfg.license, corpus_key, cfg.repo_suffix)
         for run in sorted(summaries, key=lambda r: r.name)
     ]
     seen: dict[str, str] = {}
@@ -80,7 +96,7 @@ def build_plan(cfg: PublishConfig, summaries: dict[Path, dict[str, Any] | None])
         if plan.repo_id in seen:
             raise ConfigError(
                 f"pretrain runs {seen[plan.repo_id]!r} and {run.name!r} are the same size: both would publish to "
-                f"{plan.repo_id}. Choose one with --sizes."
+                f"{plan.repo_id}. Choose one with --sizes, or publish each in its own run with a --repo_suffix."
             )
         seen[plan.repo_id] = run.name
     if cfg.dataset:
@@ -123,34 +139,140 @@ def _remote_tree(api: Any, plan: Any, revision: str) -> dict[str, Any]:
     return {e.path: e for e in entries if isinstance(e, RepoFile)}
 
 
-def push_repo(api: Any, plan: Any, user: str, private: bool) -> dict[str, int]:
-    """Create ``plan``'s repo if needed and bring every branch to the plan; ``main`` first (it carries the card)."""
-    counts = {"commits": 0, "unchanged": 0}
+def branch_heads(api: Any, plan: Any) -> dict[str, str]:
+    """Branch name -> the commit it points to."""
+    refs = api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type)
+    return {b.name: b.target_commit for b in refs.branches}
+
+
+def push_order(branches: list[Any]) -> list[Any]:
+    """Step branches first, ``main`` last: ``main``'s checkpoints.json lists only branches that are already there."""
+    return sorted(branches, key=lambda b: b.name == "main")
+
+
+def commit_branch(api: Any, plan: Any, branch: Any, head: str) -> int:
+    """Bring ``branch`` to the plan with at most one commit (1 if a commit was made, else 0).
+
+    One try reads the branch's tree at ``head``, computes the operations and commits them with ``parent_commit=head``
+    (the Hub refuses it with 412 if the branch moved meanwhile). A failed try is retried only after reading where the
+    branch points now: if a commit whose answer was lost did land, nothing is left to do and none is made again.
+    """
+    api = retrying(api)
+    raw, state = api.raw, {"head": head, "tries": 0, "sent": False}
+
+    def attempt() -> int:
+        if state["tries"]:
+            state["head"] = branch_heads(raw, plan)[branch.name]
+        state["tries"] += 1
+        ops = branch_operations(branch, _remote_tree(raw, plan, state["head"]))
+        if not ops:
+            return int(state["sent"])  # up to date; if a commit was sent before, it landed
+        state["sent"] = True
+        raw.create_commit(
+            plan.repo_id,
+            ops,
+            commit_message=branch.message,
+            repo_type=plan.repo_type,
+            revision=branch.name,
+            parent_commit=state["head"],
+        )
+        return 1
+
+    return api.retry(attempt, f"{plan.repo_id}@{branch.name}: commit", also=frozenset({412}))
+
+
+def _start_branch(api: Any, plan: Any, name: str, first: list[str]) -> str:
+    """Create step branch ``name`` at the repo's first commit (``.gitattributes`` only), so that its history and tree
+    hold that checkpoint alone, never files of the final model; returns its head."""
+    if not first:
+        first.append(api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type)[-1].commit_id)
+    api.create_branch(plan.repo_id, repo_type=plan.repo_type, branch=name, revision=first[0], exist_ok=True)
+    return first[0]
+
+
+def _delete_branch(raw: Any, plan: Any, name: str) -> None:
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    with contextlib.suppress(RevisionNotFoundError):  # already gone: a delete whose answer was lost
+        raw.delete_branch(plan.repo_id, branch=name, repo_type=plan.repo_type)
+
+
+def _delete_stale_branches(api: Any, plan: Any, heads: dict[str, str]) -> int:
+    """Delete the ``step{N}`` branches that the plan does not have (checkpoints of the run that was overwritten)."""
+    planned = {b.name for b in plan.branches}
+    stale = sorted(n for n in heads if re.fullmatch(r"step\d+", n) and n not in planned)
+    for name in stale:
+        api.retry(lambda name=name: _delete_branch(api.raw, plan, name), f"{plan.repo_id}@{name}: delete")
+    return len(stale)
+
+
+def push_repo(api: Any, plan: Any, user: str, private: bool, replace: bool = False) -> dict[str, int]:
+    """Create ``plan``'s repo if needed and bring every branch to the plan, ``main`` last (see :func:`push_order`).
+    With ``replace`` (``--overwrite``), step branches the plan lacks are deleted, after ``main`` no longer lists
+    them (so an interrupted overwrite finishes when the same command runs again)."""
+    api = retrying(api)
+    counts = {"commits": 0, "unchanged": 0, "deleted": 0}
     with hub_errors(plan.repo_id, user):
         api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private, exist_ok=True)
-        branches = {b.name for b in api.list_repo_refs(plan.repo_id, repo_type=plan.repo_type).branches}
-        initial = None
-        for branch in plan.branches:
-            if branch.name not in branches:
-                # A step branch starts from the repo's first commit (.gitattributes only), so its history and
-                # tree hold that checkpoint alone, never files of the final model.
-                initial = initial or api.list_repo_commits(plan.repo_id, repo_type=plan.repo_type)[-1].commit_id
-                api.create_branch(
-                    plan.repo_id, repo_type=plan.repo_type, branch=branch.name, revision=initial, exist_ok=True
-                )
-            ops = branch_operations(branch, _remote_tree(api, plan, branch.name))
-            if not ops:
-                counts["unchanged"] += 1
-                continue
-            api.create_commit(
-                plan.repo_id, ops, commit_message=branch.message, repo_type=plan.repo_type, revision=branch.name
-            )
-            counts["commits"] += 1
+        heads, first = branch_heads(api, plan), []
+        for branch in push_order(plan.branches):
+            if branch.name not in heads:
+                heads[branch.name] = _start_branch(api, plan, branch.name, first)
+            made = commit_branch(api, plan, branch, heads[branch.name])
+            counts["commits" if made else "unchanged"] += 1
+        if replace:
+            counts["deleted"] = _delete_stale_branches(api, plan, heads)
     return counts
+
+
+def remote_origin(api: Any, plan: Any, cache: str) -> dict[str, Any] | None:
+    """The run (or corpus) that ``plan``'s repo on the Hub records on ``main``; None if it records none."""
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    from hf_shrunk.publish.plan import run_identity
+
+    if plan.origin_file is None:
+        return None
+    try:
+        path = retrying(api).hf_hub_download(
+            plan.repo_id, plan.origin_file, repo_type=plan.repo_type, revision="main", cache_dir=cache
+        )
+    except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError):
+        return None  # no repo yet, or no finished main: nothing published to protect
+    try:
+        return run_identity(json.loads(Path(path).read_text()))
+    except (ValueError, AttributeError):
+        return {"name": f"<unreadable {plan.origin_file}>", "key": None, "created": None}
+
+
+def check_origins(api: Any, plans: list[Any], overwrite: bool) -> set[str]:
+    """Repo ids of ``plans`` whose Hub repo holds another run; :class:`OtherRunError` unless ``overwrite``.
+    A repo with no finished ``main`` (none, or an interrupted first publish) records no run and is not refused."""
+    from hf_shrunk.publish.plan import describe_run, same_run
+
+    others = {}
+    with tempfile.TemporaryDirectory(prefix="hf_shrunk-publish-") as cache:  # never a stale cached copy
+        for plan in plans:
+            remote = remote_origin(api, plan, cache) if plan.origin else None
+            if remote is not None and not same_run(remote, plan.origin):
+                others[plan.repo_id] = (
+                    f"{plan.repo_id}: on the Hub {describe_run(remote)}, here {describe_run(plan.origin)}"
+                )
+    if others and not overwrite:
+        raise OtherRunError(
+            "refusing to publish over repos that hold another run:\n  "
+            + "\n  ".join(others.values())
+            + "\nPass --overwrite to replace them, or a --repo_suffix (e.g. --repo_suffix seed1) to publish this run "
+            "under repo names of its own."
+        )
+    for line in others.values():
+        print(f"overwriting {line}")
+    return set(others)
 
 
 def update_collection(api: Any, org: str, plans: list[Any], user: str, private: bool) -> str:
     """Add every repo of ``plans`` to the suite's Collection in ``org`` (created once; items added once)."""
+    api = retrying(api)
     with hub_errors(f"{org} (collection {COLLECTION_TITLE!r})", user):
         collection = api.create_collection(
             COLLECTION_TITLE, namespace=org, description=COLLECTION_DESCRIPTION, private=private, exists_ok=True
@@ -167,16 +289,21 @@ def update_collection(api: Any, org: str, plans: list[Any], user: str, private: 
 def push(cfg: PublishConfig, plans: list[Any], api: Any, user: str) -> int:
     from huggingface_hub.utils import tqdm
 
-    totals = {"commits": 0, "unchanged": 0}
+    api = retrying(api)
+    check_origins(api, plans, cfg.overwrite)
+    totals = {"commits": 0, "unchanged": 0, "deleted": 0}
     for plan in tqdm(plans, desc="publishing", unit="repo"):
-        counts = push_repo(api, plan, user, cfg.private)
+        counts = push_repo(api, plan, user, cfg.private, replace=cfg.overwrite)
         for key in totals:
             totals[key] += counts[key]
         state = f"{counts['commits']} commit(s)" if counts["commits"] else "up to date"
-        print(f"{plan.repo_id}: {state} ({len(plan.branches)} branch(es))")
+        deleted = f", {counts['deleted']} stale step branch(es) deleted" if counts["deleted"] else ""
+        print(f"{plan.repo_id}: {state} ({len(plan.branches)} branch(es){deleted})")
     if cfg.collection and plans:
         slug = update_collection(api, cfg.org, plans, user, cfg.private)
         print(f"collection: {api.endpoint}/collections/{slug}")
+    if api.stats.retries:
+        print(f"hub: {api.stats.retries} transient failure(s) retried ({api.stats.waited:.1f} s of waiting)")
     print(f"done: {totals['commits']} commit(s), {totals['unchanged']} branch(es) already up to date")
     return 0
 
@@ -203,9 +330,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     if cfg.dry_run:
         missing = sorted(run.name for run, summary in summaries.items() if summary is None)
         if missing and not cfg.allow_missing_results:
-            print(
-                f"warning: without --allow_missing_results a real publish refuses {', '.join(missing)} (no GLUE results)"
-            )
+            refused = ", ".join(missing)
+            print(f"warning: without --allow_missing_results a real publish refuses {refused} (no GLUE results)")
         out = Path(cfg.to_dir) if cfg.to_dir else artifact_root(cfg.root) / "publish" / cfg.org
         print(format_plan(plans))
         write_tree(plans, out, cfg.org, cards_only=True)

@@ -23,7 +23,8 @@ class FitConfig(CommonArgs):
     bins: int = field(30, help="Log-spaced compute bins for the frontier (paper: 30).")
     frontier: str = field(
         "auto",
-        help="'bins': frontier = lowest loss per compute bin (paper §8); 'none': fit all points as given; 'auto': "
+        help="'bins': frontier = lowest loss per compute bin (docs/paper.md#scaling-laws); 'none': fit all points "
+        "as given; 'auto': "
         "'bins', except for a CSV that already is a frontier (a 'FLOP bins'/'frontier_bin' column with one point "
         "per bin, like the paper's COMPUTE_OPTIMAL_RESULTS.csv), whose points are kept as they are.",
     )

@@ -1,6 +1,6 @@
 """Scaling-law maths: power-law and broken power-law fits with bootstrap intervals.
 
-Paper §8 (PAPER.md §8): ``L = a·C^b`` is fitted by non-linear least squares in linear space
+The paper's fit (docs/paper.md#scaling-laws): ``L = a·C^b`` is fitted by non-linear least squares in linear space
 (``scipy.optimize.curve_fit``), separately below and above a break. We also fit in log space (a straight line
 through ``log L`` vs ``log C``), find the break from the data when it is not given, and give percentile bootstrap
 intervals for every parameter.
@@ -209,7 +209,7 @@ def fit_power_law(
 
 @dataclasses.dataclass
 class BrokenPowerLawFit:
-    """Two power laws split at ``break_value``: ``below`` for x < break, ``above`` for x >= break (paper §8 fits
+    """Two power laws split at ``break_value``: ``below`` for x < break, ``above`` for x >= break (the paper fits
     the two segments independently, so the curve may jump at the break)."""
 
     break_value: float

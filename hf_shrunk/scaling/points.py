@@ -61,7 +61,7 @@ CSV_ALIASES: dict[str, tuple[str, ...]] = {
         "numnonembeddingparams",
     ),
     "tokens": ("tokens", "traintokens", "tokensseen", "numtokens", "ntokens", "tokenstotal"),
-    # "FLOPS Hoffman total" is the paper's cumulative FLOPs (paper convention, PAPER.md §5).
+    # "FLOPS Hoffman total" is the paper's cumulative FLOPs (paper convention, docs/paper.md#flops).
     "flops_paper": ("flopspaper", "flopshoffmantotal", "flopshoffman", "paperflops", "cumulativeflopspaper"),
     "flops_corrected": ("flopscorrected", "correctedflops", "cumulativeflopscorrected"),
     "flops_kaplan": ("flopskaplantotal", "flopskaplan", "kaplanflops"),
@@ -318,7 +318,7 @@ def frontier_indices(x: Sequence[float], y: Sequence[float], bins: int = 30) -> 
     """Indices of the compute-optimal frontier and their bin numbers, sorted by x.
 
     The x range [min, max] is cut into ``bins`` log-spaced bins and the minimum-y point of each non-empty bin is
-    kept (ties: the one with less x), as the paper built Figure 1 (paper §8).
+    kept (ties: the one with less x), as the paper built Figure 1 (docs/paper.md#scaling-laws).
 
     Args:
         x (`Sequence[float]`): positive x values (cumulative FLOPs).

@@ -1,4 +1,5 @@
-"""`hf-shrunk fit`: scaling laws of the pretrain runs and the GLUE-perplexity correlation (paper §7, §8).
+"""`hf-shrunk fit`: scaling laws of the pretrain runs and the GLUE-perplexity correlation
+(docs/paper.md#scaling-laws).
 
 Reads ``<root>/pretrain/<run>/metrics.json`` (or ``--points_csv``) and ``<root>/glue/*/summary.json``; writes
 ``<root>/fit/<name>/``: ``fit.json`` (every fit with parameters, bootstrap intervals, R², break), ``points.csv``,
@@ -73,7 +74,8 @@ __all__ = [
 SCHEMA_VERSION = 1
 FIT_FILE = "fit.json"
 DESCRIPTION = (
-    "Fit scaling laws (paper §8): collect every (run, eval) point, keep the compute-optimal frontier (lowest loss "
+    "Fit scaling laws (docs/paper.md#scaling-laws): collect every (run, eval) point, keep the compute-optimal "
+    "frontier (lowest loss "
     "in each of --bins log-spaced FLOPs bins), fit L = a*C^b by non-linear least squares in linear space (as the "
     "paper) and in log space, and a broken power law whose break is found from the data (--break_at auto), "
     "given (--break_at 2.2e15) or absent (none); L(N) and L(D) too; bootstrap intervals for every parameter; "

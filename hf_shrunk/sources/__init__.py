@@ -10,6 +10,7 @@ from hf_shrunk.sources.mirror import main
 from hf_shrunk.sources.tiers import (
     DATA_DIR_ENV,
     GLUE_REPO,
+    OFFLINE_VOCAB,
     MissingDataError,
     Resolved,
     hub_errors,
@@ -22,6 +23,7 @@ __all__ = [
     "DATA_DIR_ENV",
     "GLUE_REPO",
     "GLUE_TASKS",
+    "OFFLINE_VOCAB",
     "CorpusSource",
     "GlueTask",
     "MissingDataError",

@@ -1,5 +1,5 @@
 """Corpus sources (``hf-shrunk corpus --sources``): files, the data mirror, Hub datasets, the paper's corpus and
-the offline fallback, each resolved with its tier (:mod:`hf_shrunk.sources.tiers`, DESIGN.md §4).
+the offline fallback, each resolved with its tier (:mod:`hf_shrunk.sources.tiers`, docs/design.md#data-tiers).
 
 Every :class:`CorpusSource` yields documents as ``(texts, locations)`` blocks (locations like ``"file.txt:12"``
 for error messages and examples), has a fingerprint for the manifest and records its tier and licence.

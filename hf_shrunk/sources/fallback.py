@@ -1,7 +1,8 @@
-"""The offline fallback corpus: real Wikipedia text that ships inside a PyPI package (DESIGN.md §4).
+"""The offline fallback corpus: real Wikipedia text that ships inside a PyPI package (docs/design.md#data-tiers).
 
-The gensim 4.4.0 wheel carries ``gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2``,
-a MediaWiki XML export of early English Wikipedia articles (about 107 articles after redirects are skipped).
+The gensim 4.4.0 wheel carries
+``gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2``, a MediaWiki XML
+export of early English Wikipedia articles (about 107 articles after redirects are skipped).
 We download the wheel with ``pip download`` (it is never installed), read that member out of the zip, parse the
 XML, strip the wiki markup ourselves (:func:`strip_wiki_markup`) and cache the articles as parquet under
 ``<artifact root>/fallback/gensim-enwiki/``, so the download happens once. The text is Wikipedia's: licensed

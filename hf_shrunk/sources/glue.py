@@ -1,4 +1,5 @@
-"""GLUE in the ``nyu-mll/glue`` schema, from an explicit folder, the data mirror, or the Hub (DESIGN.md §4).
+"""GLUE in the ``nyu-mll/glue`` schema, from an explicit folder, the data mirror, or the Hub
+(docs/design.md#data-tiers).
 
 A folder may hold either ``<task>/<split>.parquet`` (the mirror layout: the Hub's parquet files, with the
 ``datasets`` features in their metadata) or the canonical GLUE TSV layout of ``download_glue_data.py``
@@ -38,7 +39,8 @@ _MNLI_FILES = {
 @dataclass(frozen=True)
 class GlueTask:
     """One GLUE task — the project's single task table (as run_glue.py's ``task_to_keys``): Hub text fields, label
-    names (``None`` = regression), TSV folder and columns, splits, and the metrics it is scored with (PAPER.md §7)."""
+    names (``None`` = regression), TSV folder and columns, splits, and the metrics it is scored with
+    (docs/paper.md#glue-protocol)."""
 
     name: str
     tsv_dir: str
@@ -78,13 +80,17 @@ GLUE_TASKS: dict[str, GlueTask] = {
     for t in [
         GlueTask("cola", "CoLA", ("sentence",), ("unacceptable", "acceptable"), {"sentence": "sentence"},
                  metrics=("matthews_correlation",), category="Acceptability"),
-        GlueTask("sst2", "SST-2", ("sentence",), ("negative", "positive"), {"sentence": "sentence", "label": "label"}, category="Sentiment"),
+        GlueTask("sst2", "SST-2", ("sentence",), ("negative", "positive"), {"sentence": "sentence", "label": "label"},
+                 category="Sentiment"),
         GlueTask("mrpc", "MRPC", ("sentence1", "sentence2"), ("not_equivalent", "equivalent"),
-                 {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}, metrics=("accuracy", "f1"), category="Paraphrase"),
+                 {"sentence1": "#1 String", "sentence2": "#2 String", "label": "Quality"}, metrics=("accuracy", "f1"),
+                 category="Paraphrase"),
         GlueTask("qqp", "QQP", ("question1", "question2"), ("not_duplicate", "duplicate"),
-                 {"question1": "question1", "question2": "question2", "label": "is_duplicate"}, metrics=("accuracy", "f1"), category="Paraphrase"),
+                 {"question1": "question1", "question2": "question2", "label": "is_duplicate"},
+                 metrics=("accuracy", "f1"), category="Paraphrase"),
         GlueTask("stsb", "STS-B", ("sentence1", "sentence2"), None,
-                 {"sentence1": "sentence1", "sentence2": "sentence2", "label": "score"}, metrics=("pearson", "spearmanr"), category="Semantic similarity"),
+                 {"sentence1": "sentence1", "sentence2": "sentence2", "label": "score"},
+                 metrics=("pearson", "spearmanr"), category="Semantic similarity"),
         GlueTask("mnli", "MNLI", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
                  {"premise": "sentence1", "hypothesis": "sentence2", "label": "gold_label"}, dict(_MNLI_FILES)),
         GlueTask("qnli", "QNLI", ("question", "sentence"), _NLI,
@@ -94,7 +100,8 @@ GLUE_TASKS: dict[str, GlueTask] = {
         GlueTask("wnli", "WNLI", ("sentence1", "sentence2"), ("not_entailment", "entailment"),
                  {"sentence1": "sentence1", "sentence2": "sentence2", "label": "label"}),
         GlueTask("ax", "diagnostic", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction"),
-                 {"premise": "sentence1", "hypothesis": "sentence2"}, {"test": "diagnostic.tsv"}, display="AX", category="Diagnostic"),
+                 {"premise": "sentence1", "hypothesis": "sentence2"}, {"test": "diagnostic.tsv"}, display="AX",
+                 category="Diagnostic"),
     ]
 }  # fmt: skip
 

@@ -3,10 +3,19 @@
 Built from ``tokenizers`` components (no download of ``roberta-base``): ByteLevel pre-tokenizer and decoder,
 RoBERTa's post-processor (``<s> A </s></s> B </s>``), special tokens ``<s> <pad> </s> <unk> <mask>`` with ids
 0-4 and ``<mask>`` absorbing the space before it, as in RoBERTa. One addition: a Lowercase normalizer, because the
-corpus is lower-cased (paper §2) and the models never see capitals. Saved as a complete Hugging Face tokenizer
-(``tokenizer.json`` + ``tokenizer_config.json`` with ``model_max_length`` 128) that ``AutoTokenizer`` loads.
+corpus is lower-cased (docs/paper.md#corpus-filter) and the models never see capitals. Saved as a complete Hugging
+Face tokenizer (``tokenizer.json`` + ``tokenizer_config.json`` with ``model_max_length`` 128) that
+``AutoTokenizer`` loads.
+
+``tokenizer_config.json`` names ``PreTrainedTokenizerFast``, the one class that loads ``tokenizer.json`` as it is in
+transformers 4.x and 5.x alike (5.x's own name, ``TokenizersBackend``, does not exist in 4.x, and 5.x's
+``RobertaTokenizer`` rebuilds the pipeline without the Lowercase normalizer), and holds tokenizer settings only:
+:func:`save_tokenizer` drops what ``from_pretrained`` adds at loading time (``is_local``, ``local_files_only``, ...).
+With a class named there, ``AutoTokenizer`` on a factorized model folder needs no remote code
+(``trust_remote_code=False`` is enough).
 """
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,8 +25,24 @@ from hf_shrunk.artifacts import Manifest, require_artifact, should_skip, stage_d
 from hf_shrunk.config import parse_config, to_dict
 from hf_shrunk.tokenizer.config import TokenizerConfig
 
-SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, RoBERTa's order (paper §3.1)
+SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, RoBERTa's order (docs/paper.md#tokenizer)
 SPECIAL_TOKEN_IDS = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+SPECIAL_TOKEN_KEYS = {
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "sep_token": "</s>",
+    "cls_token": "<s>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+TOKENIZER_CLASS = "PreTrainedTokenizerFast"  # loads tokenizer.json unchanged in transformers 4.x and 5.x
+# RoBERTa's inputs (4.x's PreTrainedTokenizerFast would add token_type_ids) and no decode-time space "clean-up"
+FIXED_SETTINGS = {"model_input_names": ["input_ids", "attention_mask"], "clean_up_tokenization_spaces": False}
+# What tokenizer_config.json may hold: settings of the tokenizer, never loading-time state of one process.
+TOKENIZER_SETTINGS = frozenset(
+    {"tokenizer_class", "model_max_length", "padding_side", "truncation_side", *SPECIAL_TOKEN_KEYS, *FIXED_SETTINGS}
+)
 
 
 def build_untrained(lowercase: bool = True):
@@ -51,7 +76,7 @@ def train_tokenizer(
 
     Args:
         texts: training text (an iterator of strings or of lists of strings).
-        vocab_size (`int`, defaults to 19,000): size including the five special tokens (paper §3).
+        vocab_size (`int`, defaults to 19,000): size including the five special tokens (docs/paper.md#tokenizer).
         min_frequency (`int`, defaults to 2): minimum pair count for a merge.
         model_max_length (`int`, defaults to 128): written to ``tokenizer_config.json``.
         lowercase (`bool`, defaults to `True`): add a Lowercase normalizer.
@@ -72,16 +97,30 @@ def train_tokenizer(
     )
     tok.train_from_iterator(texts, trainer, length=length)
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=model_max_length,
+        tokenizer_object=tok, model_max_length=model_max_length, **SPECIAL_TOKEN_KEYS, **FIXED_SETTINGS
     )
+
+
+def public_tokenizer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (a ``tokenizer_config.json``) with only :data:`TOKENIZER_SETTINGS`, the class set to
+    :data:`TOKENIZER_CLASS` and RoBERTa's input names: what a saved or published tokenizer should carry."""
+    clean = {key: value for key, value in config.items() if key in TOKENIZER_SETTINGS}
+    return clean | FIXED_SETTINGS | {"tokenizer_class": TOKENIZER_CLASS}
+
+
+def clean_tokenizer_config(folder: str | Path) -> Path:
+    """Rewrite ``folder/tokenizer_config.json`` as :func:`public_tokenizer_config` (for folders written by
+    ``save_pretrained`` of a tokenizer loaded with ``from_pretrained``, e.g. by ``Trainer.save_model``)."""
+    path = Path(folder) / "tokenizer_config.json"
+    config = public_tokenizer_config(json.loads(path.read_text(encoding="utf-8")))
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def save_tokenizer(tokenizer: Any, folder: str | Path) -> Path:
+    """``tokenizer.save_pretrained(folder)``, then :func:`clean_tokenizer_config`."""
+    tokenizer.save_pretrained(str(folder))
+    return clean_tokenizer_config(folder)
 
 
 def _batches(column: Sequence[str], batch_size: int = 1000) -> Iterator[list[str]]:
@@ -135,7 +174,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     texts = train["text"]
     n_bytes = sum(len(t.encode()) for t in texts)
     print(
-        f"training a {cfg.vocab_size:,}-token byte-level BPE on {len(texts):,} sequences ({n_bytes / 1e6:.1f} MB) from {corpus_dir}"
+        f"training a {cfg.vocab_size:,}-token byte-level BPE on {len(texts):,} sequences ({n_bytes / 1e6:.1f} MB) "
+        f"from {corpus_dir}"
     )
     start = time.perf_counter()
     tokenizer = train_tokenizer(
@@ -153,12 +193,14 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     }
     manifest.extra = {"vocab_size": len(tokenizer), "stats": stats}
     with staged_output(out) as staging:
-        tokenizer.save_pretrained(str(staging))
+        save_tokenizer(tokenizer, staging)
         write_json(Path(staging) / "stats.json", stats)
         manifest.write(staging)
     print(
-        f"saved {len(tokenizer):,} tokens to {out} in {seconds:.1f}s ({stats['train_megabytes_per_second']:.2f} MB/s); "
+        f"saved {len(tokenizer):,} tokens to {out} in {seconds:.1f}s "
+        f"({stats['train_megabytes_per_second']:.2f} MB/s); "
         f"validation: {stats['validation'].get('tokens_per_word', float('nan')):.2f} tokens/word, "
-        f"{100 * stats['validation'].get('fraction_truncated', 0):.1f}% of sequences over {cfg.model_max_length} tokens"
+        f"{100 * stats['validation'].get('fraction_truncated', 0):.1f}% of sequences over "
+        f"{cfg.model_max_length} tokens"
     )
     return 0

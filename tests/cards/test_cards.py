@@ -1,9 +1,9 @@
 """Model and dataset cards: golden renders of whole cards, model-index round trips through huggingface_hub's parser,
 cards without (or with partial) GLUE results, and the dataset card's ``configs:``.
 
-Inputs are hand-written artifact files with fixed values (the paper's magic-bee-26 numbers from PAPER.md), so the
+Inputs are hand-written artifact files with fixed values (the paper's magic-bee-26 numbers from docs/paper.md), so the
 golden files are stable. Regenerate them after an intended template change with
-``HF_SHRUNK_UPDATE_GOLDEN=1 pytest tests/test_cards.py`` and review the diff.
+``HF_SHRUNK_UPDATE_GOLDEN=1 pytest tests/cards/test_cards.py`` and review the diff.
 """
 
 import json
@@ -16,7 +16,7 @@ import yaml
 from conftest import make_glue_summary
 
 from hf_shrunk.artifacts import Manifest
-from hf_shrunk.cards import dataset_card_context, render_dataset_card
+from hf_shrunk.cards import MIN_TRANSFORMERS, dataset_card_context, render_dataset_card
 from hf_shrunk.cards.model import (
     CardError,
     load_run,
@@ -28,8 +28,10 @@ from hf_shrunk.cards.model import (
 
 GOLDEN = Path(__file__).parent / "golden"
 SLUG = "factorized-e32-h32-i64-a8-l1"
-REPO = f"hf-shrunk/shrunk-{SLUG}"
-PER_SEQ_PAPER = 943_964_160  # PAPER.md §5, magic-bee-26
+ORG = "example-org"  # any namespace: there is no default org
+REPO = f"{ORG}/shrunk-{SLUG}"
+PAPER_URL = "https://arxiv.org/abs/2305.17266"
+PER_SEQ_PAPER = 943_964_160  # docs/paper.md#flops, magic-bee-26
 PER_SEQ_CORRECTED = 950_000_000  # any fixed value: the card only prints it
 FIXED = {"versions": {"hf-shrunk": "0.1.0", "transformers": "5.24.0", "torch": "2.13.0"}, "git_sha": "ab" * 20}
 
@@ -111,7 +113,7 @@ FIT = {
     "name": "default",
     "x": "flops_paper",
     "data": {"n_runs": 42},
-    "fits": {  # the paper's broken power law (PAPER.md §8)
+    "fits": {  # the paper's broken power law (docs/paper.md#scaling-laws)
         "compute_broken": {
             "break": {"value": 2.2e15, "method": "fixed"},
             "segments": {
@@ -125,7 +127,7 @@ FIT = {
 
 def _card(run_dir, summary, fit=None):
     context = model_card_context(load_run(run_dir), REPO, summary, fit, card_version="0.0.0-golden")
-    context["dataset_repo"] = "hf-shrunk/shrunk-corpus"
+    context["dataset_repo"] = f"{ORG}/shrunk-corpus"
     return context, render_model_card(context, summary)
 
 
@@ -139,6 +141,42 @@ def test_model_card_golden(run_dir):
     flops = PER_SEQ_PAPER * 256 * 35474
     assert flops > 2.2e15 and f"{382.0 * flops**-0.141:,.4g}" in text
     assert "this model lies above the break" in text
+
+
+def _metadata(text: str) -> dict:
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_model_card_links_the_paper_and_has_a_fill_mask_widget(run_dir):
+    from huggingface_hub import ModelCard
+
+    context, text = _card(run_dir, make_glue_summary(SLUG))
+    metadata = _metadata(text)
+    assert "arxiv:2305.17266" in metadata["tags"]  # the Hub's paper link
+    assert f"]({PAPER_URL})" in text
+    widget = metadata["widget"]
+    assert 2 <= len(widget) <= 3 and all(w["text"].count("<mask>") == 1 and w["text"].islower() for w in widget)
+    assert ModelCard(text).data.widget == widget
+    checkpoint = render_checkpoint_card(context, context["checkpoints"][0])
+    assert f"]({PAPER_URL})" in checkpoint and "arxiv:2305.17266" in _metadata(checkpoint)["tags"]
+
+
+def test_model_card_loads_from_its_repo_or_a_local_folder_and_states_the_transformers_floor(run_dir):
+    _, text = _card(run_dir, None)
+    assert f'AutoTokenizer.from_pretrained("{REPO}", trust_remote_code=False)' in text
+    assert f'AutoModelForMaskedLM.from_pretrained("{REPO}", trust_remote_code=True)' in text
+    assert f'from_pretrained("./shrunk-{SLUG}", trust_remote_code=True)' in text
+    assert f"DIR/models/shrunk-{SLUG}/main" in text and f"hf download {REPO} --local-dir shrunk-{SLUG}" in text
+    assert f"transformers >= {MIN_TRANSFORMERS}" in text
+    assert "hf-shrunk/" not in text  # never the name of an org that published nothing
+
+
+def test_roberta_card_needs_no_remote_code(run_dir):
+    run = load_run(run_dir)
+    run["metrics"]["family"] = "roberta"
+    text = render_model_card(model_card_context(run, REPO, None, card_version="0.0.0-golden"))
+    assert "trust_remote_code" not in text and "custom_code" not in _metadata(text)["tags"]
+    assert "4.x and 5.x alike" in text and f'AutoTokenizer.from_pretrained("./shrunk-{SLUG}")' in text
 
 
 def _expected_results(summary) -> set:
@@ -259,7 +297,7 @@ def test_dataset_card_golden_and_configs(corpus_dir):
     vocab = {"path": "vocabulary/aochildes_word_frequency.csv", "spec": "auto", "size": 21037, "note": "Paper CSV."}
     context = dataset_card_context(
         corpus_dir,
-        "hf-shrunk/shrunk-corpus",
+        f"{ORG}/shrunk-corpus",
         splits,
         [{"name": "text", "dtype": "string"}],
         vocab,
@@ -278,3 +316,12 @@ def test_dataset_card_golden_and_configs(corpus_dir):
     assert "| fallback-wikipedia | fallback | 100 | 2 | – | – |" in text
     assert "- c4: C4 (allenai/c4): ODC-BY 1.0" in text  # hf_shrunk's note when the source states no licence
     assert "- fallback-wikipedia: CC BY-SA 3.0 (English Wikipedia text;" in text  # the source's own statement
+    # a mixed licence names itself and links the per-source list; sources and the paper are linked
+    assert (
+        card.data.license_name
+        and card.data.license_link == f"https://huggingface.co/datasets/{ORG}/shrunk-corpus#licences"
+    )
+    assert "## Licences" in text
+    assert card.data.source_datasets == ["allenai/c4"]  # the fallback's Wikipedia text came from a wheel, not the Hub
+    assert "arxiv:2305.17266" in card.data.tags and f"]({PAPER_URL})" in text
+    assert 'load_dataset("./shrunk-corpus")' in text and "hf-shrunk/" not in text

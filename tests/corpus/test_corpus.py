@@ -1,16 +1,14 @@
-"""The corpus stage: building, outputs and manifests, executors, skip/overwrite, interruption, errors (hf_shrunk.corpus.build)."""
+"""The corpus stage: building, outputs and manifests, executors, skip/overwrite, interruption, errors
+(hf_shrunk.corpus.build)."""
 
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import subprocess_env
 from test_corpus_filter import VOCAB, WORDS, random_docs
 
 from hf_shrunk.artifacts import ArtifactError, Manifest
@@ -277,21 +275,6 @@ def test_main_prints_a_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "units: kept 2" in out and "duplicate 1" in out and "sequences: 1" in out and "output:" in out
     assert main(argv) == 0 and "up to date" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("command", [["corpus", "--help"], ["data", "--help"], ["data", "mirror", "--help"]])
-def test_help_does_not_import_torch(command):
-    code = (
-        "import sys; sys.argv = ['hf-shrunk']\n"
-        "from hf_shrunk.cli import main\n"
-        f"try:\n    main({command!r})\nexcept SystemExit:\n    pass\n"
-        "print('TORCH', 'torch' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(), timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert "usage:" in out.stdout and out.stdout.strip().endswith("TORCH False")
 
 
 @pytest.mark.data

@@ -1,4 +1,4 @@
-"""The corpus rule: units, the predicate, the batched filter, grouping and splits (hf_shrunk.corpus_*)."""
+"""The corpus rule: units, the predicate, the batched filter, grouping and splits (hf_shrunk.corpus)."""
 
 import random
 

@@ -213,7 +213,7 @@ def _make_handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        def log_message(self, format, *args) -> None:  # noqa: A002 - signature of the base class
+        def log_message(self, format, *args) -> None:  # `format`: the base class's signature
             pass  # requests are kept in `hub.log`; stderr noise would drown pytest output
 
     return Handler

@@ -1,4 +1,5 @@
-"""The GLUE stage: model resolution, task selection, filtering, fine-tuning, results, summary (PAPER.md §7)."""
+"""The GLUE stage: model resolution, task selection, filtering, fine-tuning, results, summary
+(docs/paper.md#glue-protocol)."""
 
 import json
 
@@ -19,9 +20,10 @@ def trained_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("glue")
     make_corpus_artifact(root, n_train=800, n_eval=80)
     assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
-    args = ["--root", str(root), "--grid", str(TEST_GRID), "--size", "factorized-e32-h32-i128-a4-l2", "--config",
-            str(CONFIG_DIR / "pretrain_demo.yaml"), "--effective_batch_size", "16", "--max_steps", "6",
-            "--eval_steps", "3", "--save_steps", "3", "--eval_max_sequences", "32", "--disable_tqdm", "true"]  # fmt: skip
+    args = ["--root", str(root), "--grid", str(TEST_GRID), "--size", "factorized-e32-h32-i128-a4-l2",
+            "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--effective_batch_size", "16",
+            "--max_steps", "6", "--eval_steps", "3", "--save_steps", "3", "--eval_max_sequences", "32",
+            "--disable_tqdm", "true"]  # fmt: skip
     assert pretrain_main(args) == 0
     return root
 

@@ -1,4 +1,5 @@
-"""The packaged GLUE metric (hf_shrunk/metrics/glue_metric) against scikit-learn and scipy, and its offline loading."""
+"""The packaged GLUE metric (hf_shrunk/glue/metrics/glue_metric) against scikit-learn and scipy, and its offline
+loading."""
 
 import ast
 import json

@@ -1,4 +1,5 @@
-"""Grid, slugs, parameter counts and FLOPs in closed form (PAPER.md §4, §5, §9)."""
+"""Grid, slugs, parameter counts and FLOPs in closed form (docs/paper.md#parameter-counts, docs/paper.md#flops,
+docs/paper.md#grid)."""
 
 import json
 import re
@@ -18,7 +19,8 @@ from hf_shrunk.models.grid import (
 )
 
 # Values logged by the paper's runs (total, embedding, paper-convention training FLOPs per sequence), from
-# PAPER.md §4-5 and the paper's published compute-optimal results table. Derived independently of our code.
+# docs/paper.md#parameter-counts, docs/paper.md#flops and the paper's published compute-optimal results table.
+# Derived independently of our code.
 PAPER_LOGGED = {
     "magic-bee-26": (1_250_722, 612_608, 943_964_160),
     "stellar-galaxy-5": (1_263_202, 612_608, 953_548_800),
@@ -69,7 +71,7 @@ def test_counts_and_flops_equal_the_papers_logs(paper, run):
 
 
 def test_magic_bee_one_epoch_compute_matches_the_paper(paper):
-    # PAPER.md §5: 8.57e15 FLOPs for the one-epoch run; one epoch is ~35.5K updates of 256 sequences.
+    # docs/paper.md#flops: 8.57e15 FLOPs for the one-epoch run; one epoch is ~35.5K updates of 256 sequences.
     per_sequence = flops_per_sequence_paper(paper.find("magic-bee-26"))
     updates = 9_081_490 // 256
     assert per_sequence * 256 * updates == pytest.approx(8.57e15, rel=0.005)

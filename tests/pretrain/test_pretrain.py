@@ -1,4 +1,5 @@
-"""Pretraining: recipe, records, resumability, failure modes, DDP equivalence (PAPER.md §6, issue 4)."""
+"""Pretraining: recipe, records, resumability, failure modes, DDP equivalence (docs/paper.md#pretraining-recipe,
+issue 4)."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""`hf-shrunk publish` against the fake Hub (tests/fakehub) with the real huggingface_hub/transformers/datasets clients.
+"""`hf-shrunk publish` against the fake Hub (tests/fakehub) with the real huggingface_hub/transformers/datasets
+clients.
 
 Two real (tiny) pretrain runs, one per family, are trained once per module. Expected values come from the local
 artifacts (weights, corpus rows) and hashlib, never from the publisher's own output.
@@ -15,67 +16,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TEST_GRID, make_glue_summary, synthetic_sentences
+from publish_suite import FACTORIZED, ROBERTA, build_suite
 
-from hf_shrunk.config import CONFIG_DIR
 from hf_shrunk.publish import main as publish_main
 from hf_shrunk.publish.client import HubAuthError, HubPermissionError
 from hf_shrunk.publish.push import MissingResultsError
 
 pytestmark = pytest.mark.hub
 
-FACTORIZED = "factorized-e32-h32-i128-a4-l2"
-ROBERTA = "roberta-h32-i64-a2-l1"
-
-
-def make_corpus(root: Path) -> None:
-    """A corpus artifact in the layout `hf-shrunk corpus` writes (DatasetDict, parquet splits, stats.json with drop
-    counts per source and pass, vocabulary and source inputs with tiers). Written here rather than by the corpus
-    stage so these tests do not depend on its filtering; its numbers are made up."""
-    import datasets
-
-    from hf_shrunk.artifacts import Manifest, stage_dir, staged_output
-
-    texts = synthetic_sentences(680, seed=0)
-    seqs = [" ".join(texts[i : i + 2]) for i in range(0, len(texts), 2)]
-    splits = {"train": seqs[40:], "validation": seqs[:20], "test": seqs[20:40]}
-    dd = datasets.DatasetDict({name: datasets.Dataset.from_dict({"text": rows}) for name, rows in splits.items()})
-    root.mkdir(parents=True, exist_ok=True)
-    words = root / "words.txt"
-    words.write_text("\n".join(sorted({w for t in texts for w in t.split()})) + "\n")
-    vocab = {"spec": str(words), "source": str(words), "size": 40, "fingerprint": "f00d", "tier": "explicit"}
-    passes = {"sentence": {"kept": {"units": 680, "words": 5000}, "oov": {"units": 7, "words": 40}}}
-    source = {"tier": "explicit", "license": None, "units_kept": 680, "passes": passes}
-    inputs = [
-        {"kind": "vocab", "path": str(words), "fingerprint": "f00d", "tier": "explicit"},
-        {"kind": "source:synthetic", "path": str(root / "source.txt"), "fingerprint": "5eed", "tier": "explicit"},
-    ]
-    with staged_output(stage_dir("corpus", "default", root)) as staging:
-        dd.save_to_disk(str(staging))
-        (staging / "parquet").mkdir()
-        for name, ds in dd.items():
-            ds.to_parquet(str(staging / "parquet" / f"{name}.parquet"))
-        (staging / "stats.json").write_text(json.dumps({"vocabulary": vocab, "sources": {"synthetic": source}}))
-        extra = {"tiers": {"synthetic": "explicit"}, "licenses": []}
-        Manifest("corpus", "default", {"vocab": str(words), "passes": ["sentence"]}, inputs, extra).write(staging)
-
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
-    """An artifact root with a corpus, a tokenizer, one run per family and GLUE summaries for both."""
-    from hf_shrunk.pretrain import train_main as pretrain_main
-    from hf_shrunk.tokenizer import main as tokenizer_main
-
-    root = tmp_path_factory.mktemp("suite")
-    make_corpus(root)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
-    common = ["--root", str(root), "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--max_steps", "8"]
-    common += ["--eval_steps", "4", "--save_steps", "4", "--eval_max_sequences", "32", "--report_to", "none"]
-    assert pretrain_main(common + ["--grid", str(TEST_GRID), "--size", FACTORIZED]) == 0
-    assert pretrain_main(common + ["--grid", str(TEST_GRID), "--size", ROBERTA]) == 0
-    for run in (FACTORIZED, ROBERTA):
-        make_glue_summary(run, root=root)
-    return root
+    """An artifact root with a corpus, a tokenizer, one run per family and GLUE summaries for both (shared)."""
+    return build_suite(tmp_path_factory.getbasetemp() / "publish-suite")
 
 
 def publish(root, org, *extra):
@@ -365,12 +318,17 @@ def test_publish_help_does_not_import_torch():
     assert "--allow_missing_results" in proc.stdout and "checkpoints.json" in proc.stdout
 
 
-def test_repo_ids_and_sizes():
-    from hf_shrunk.hub import DEFAULT_ORG, list_sizes, repo_id
+def test_repo_ids_and_sizes(monkeypatch):
+    from hf_shrunk.config import ConfigError
+    from hf_shrunk.hub import list_sizes, repo_id
 
     sizes = list_sizes()
     assert len(sizes) == 42 and "factorized-e32-h32-i64-a8-l1" in sizes
-    assert repo_id("magic-bee-26") == f"{DEFAULT_ORG}/shrunk-factorized-e32-h32-i64-a8-l1"
+    monkeypatch.delenv("HF_SHRUNK_ORG", raising=False)
+    with pytest.raises(ConfigError, match="HF_SHRUNK_ORG"):  # no default org that nobody published to
+        repo_id("magic-bee-26")
+    monkeypatch.setenv("HF_SHRUNK_ORG", "someone")
+    assert repo_id("magic-bee-26") == "someone/shrunk-factorized-e32-h32-i64-a8-l1"
     assert repo_id("roberta-h256-i1024-a8-l4", org="me") == "me/shrunk-roberta-h256-i1024-a8-l4"
     assert repo_id("someone/any-repo") == "someone/any-repo"
 

@@ -127,7 +127,8 @@ def test_readers_locations_and_formats(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 
 WIKITEXT = """{{Infobox person|name=X|image=[[File:a.jpg|thumb|a [[nested]] caption]]}}
-'''Alice''' (born 1900) is a ''[[writer (job)|writer]]''<ref name="a">Smith, p. 2</ref> and [[painter]]s.<ref>cite</ref>
+'''Alice''' (born 1900) is a ''[[writer (job)|writer]]''<ref name="a">Smith, p. 2</ref> \
+and [[painter]]s.<ref>cite</ref>
 <!-- hidden comment -->
 == Early life ==
 She was born in [[Paris]].{{citation needed|date=May 2020}} See [http://example.com the site] and [http://x.org].

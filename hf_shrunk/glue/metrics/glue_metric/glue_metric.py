@@ -8,10 +8,10 @@ Load it by path (no Hub access needed, also with ``HF_EVALUATE_OFFLINE=1``)::
     metric = evaluate.load(GLUE_METRIC_PATH, "mrpc")
     metric.compute(predictions=[1, 0, 1], references=[1, 1, 1])  # {'accuracy': ..., 'f1': ...}
 
-Config names, output keys and definitions follow ``evaluate``'s Hub ``glue`` metric (PAPER.md §7): CoLA →
-``matthews_correlation``; MRPC/QQP → ``accuracy`` and binary ``f1`` (positive label 1); STS-B → ``pearson`` and
-``spearmanr``; the other tasks → ``accuracy``. The math is written here with numpy and scipy.stats so that
-scikit-learn (a dev-only dependency of hf_shrunk) is not needed. AX, the diagnostic set, is scored with the
+Config names, output keys and definitions follow ``evaluate``'s Hub ``glue`` metric (docs/paper.md#glue-protocol):
+CoLA → ``matthews_correlation``; MRPC/QQP → ``accuracy`` and binary ``f1`` (positive label 1); STS-B →
+``pearson`` and ``spearmanr``; the other tasks → ``accuracy``. The math is written here with numpy and scipy.stats
+so that scikit-learn (a dev-only dependency of hf_shrunk) is not needed. AX, the diagnostic set, is scored with the
 K-class Matthews correlation (the GLUE paper's R3 statistic).
 """
 
