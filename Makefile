@@ -1,12 +1,14 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.10, pip; no GPU needed):
 #   make demo   creates .venv, installs hf_shrunk and runs `hf-shrunk demo` (the whole study in minutes)
 #   make test   creates .venv, installs hf_shrunk with its test tools and runs lint + the test suite
-# torch is pinned to the CPU wheel 2.13.0: an unpinned torch would pull a multi-GB CUDA build.
+# torch is pinned to 2.13.0. Where the package index serves CUDA builds by default (pypi.org on Linux), a machine
+# without a GPU gets the CPU-only wheel with TORCH_INDEX=https://download.pytorch.org/whl/cpu (see README, Install).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint clean
@@ -14,6 +16,7 @@ PYTEST_ARGS ?=
 $(BIN)/hf-shrunk: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(BIN)/python -m pip install --quiet "$(TORCH)" -e ".[dev]"
 	@touch $@
 

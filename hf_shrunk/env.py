@@ -104,8 +104,8 @@ def memory_bytes() -> int | None:
         return None
 
 
-def environment_report() -> dict[str, Any]:
-    """Everything ``hf-shrunk env`` prints, as a JSON-serialisable dict."""
+def environment_report(root: str | None = None) -> dict[str, Any]:
+    """Everything ``hf-shrunk env`` prints, as a JSON-serialisable dict (``root``: the artifact root to show)."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     memory = memory_bytes()
     return {
@@ -116,7 +116,7 @@ def environment_report() -> dict[str, Any]:
         "accelerators": accelerators(),
         "cpu": {"count": os.cpu_count(), "usable": usable, "machine": platform.machine()},
         "memory_gib": round(memory / 2**30, 1) if memory else None,
-        "artifact_root": str(artifact_root()),
+        "artifact_root": str(artifact_root(root)),
         "environment": {name: os.environ.get(name) for name in ENV_VARS}
         | {name: ("set" if os.environ.get(name) else None) for name in SECRETS},
     }
@@ -159,8 +159,11 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "only as set/unset). Paste the output into the issue.",
     )
     parser.add_argument("--json", action="store_true", help="Print JSON instead of Markdown lines.")
+    parser.add_argument(
+        "--root", default=None, help="Artifact root to report (default: $HF_SHRUNK_HOME or ~/.cache/hf_shrunk)."
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    report = environment_report()
+    report = environment_report(args.root)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

@@ -50,7 +50,10 @@ def probe_folder(folder: Path) -> dict:
     import torch
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    except Exception as e:  # recorded, judged by `compare`
+        return {"tokenizer_class": None, "ids": None, "error": f"tokenizer: {type(e).__name__}: {e}"}
     batch = tokenizer(SENTENCES, padding=True, return_tensors="pt")
     result = {"tokenizer_class": type(tokenizer).__name__, "ids": batch["input_ids"].tolist()}
     try:
@@ -69,7 +72,7 @@ def probe(paths: list[str], out: Path) -> None:
     out.write_text(json.dumps({"transformers": transformers.__version__, "folders": results}))
     for folder, result in results.items():
         state = result.get("error") or f"{result['model_class']}, logits {len(result['logits'])} sequences"
-        print(f"transformers {transformers.__version__}: {folder}: {result['tokenizer_class']}; {state}")
+        print(f"transformers {transformers.__version__}: {folder}: {result['tokenizer_class'] or '-'}; {state}")
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -93,6 +96,9 @@ def max_difference(a: list, b: list) -> float:
 
 def judge(folder: str, ref: dict, other: dict, version: str) -> list[str]:
     """Problems with ``other`` (a probe under transformers ``version``) against ``ref``; empty = pass."""
+    for probe_result in (ref, other):
+        if probe_result["ids"] is None:
+            return [f"{folder}: the tokenizer does not load: {probe_result['error']}"]
     if other["ids"] != ref["ids"]:
         return [f"{folder}: token ids differ: {ref['ids']} vs {other['ids']}"]
     minimum = min_transformers(folder)

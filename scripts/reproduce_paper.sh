@@ -2,8 +2,13 @@
 # Reproduce "Honey, I Shrunk the Language" (Deshpande et al., 2023) end to end with hf_shrunk, on GPUs.
 #
 #   scripts/reproduce_paper.sh                    # one machine: every stage, all 42 grid runs in a loop
-#   ORG=my-org PUSH=1 scripts/reproduce_paper.sh  # ... and publish the suite to the Hub
+#   ORG=my-org PUSH=1 scripts/reproduce_paper.sh  # ... and publish the suite to the Hub under your namespace
 #   sbatch scripts/reproduce_paper.slurm          # a cluster: one array task per grid run, then fit + publish
+#
+# Environment: ORG (your Hub user or organisation; required with PUSH=1, no default), ACCELERATE (accelerate
+# config), SEEDS, COMPILE=1 (torch.compile), LAUNCH_ARGS (extra `accelerate launch` options for pretraining, e.g.
+# "--num_machines 2 --machine_rank 1 --main_process_ip HOST"), STAGE_ONLY=pretrain|glue (with SIZE_INDEX: one step of
+# one grid run, as the SLURM script uses it).
 #
 # Stages: corpus (the paper's filtered corpus text-machine-lab/constrained_language, verified and passed through;
 # RAW=1 rebuilds it from raw Hub sources with the datatrove executor) -> 19,000-token tokenizer -> the 42 runs of
@@ -23,47 +28,65 @@
 set -euo pipefail
 
 ROOT="${HF_SHRUNK_HOME:-$HOME/.cache/hf_shrunk}/paper"
-ORG="${ORG:-hf-shrunk}"
+ORG="${ORG:-}"
+if [[ "${PUSH:-0}" == 1 && -z "$ORG" ]]; then
+  echo "PUSH=1 needs ORG=<your Hub user or organisation>" >&2
+  exit 2
+fi
 ACCELERATE="${ACCELERATE:-auto}"          # cpu | single_gpu | multi_gpu | fsdp | path to an accelerate config
 SEEDS="${SEEDS:-0 1 2}"
 HF=(hf-shrunk)
 
-echo "== corpus"
-if [[ "${RAW:-0}" == 1 ]]; then
-  "${HF[@]}" corpus --root "$ROOT" --name paper --executor datatrove --num_proc "$(nproc)" \
-    --sources hub:allenai/c4:en hub:wikimedia/wikipedia:20231101.en hub:rahular/simple-wikipedia hub:cam-cst/cbt:raw \
-    --max_docs "${MAX_DOCS:-2000000}" --validation_size 100000 --test_size 100000
-else
-  "${HF[@]}" corpus --root "$ROOT" --name paper --sources text-machine-lab/constrained_language
-fi
+setup() {  # corpus + tokenizer; array tasks (SIZE_INDEX set) find them done by the setup job
+  echo "== corpus"
+  if [[ "${RAW:-0}" == 1 ]]; then
+    "${HF[@]}" corpus --root "$ROOT" --name paper --executor datatrove --num_proc "$(nproc)" \
+      --sources hub:allenai/c4:en hub:wikimedia/wikipedia:20231101.en hub:rahular/simple-wikipedia hub:cam-cst/cbt:raw \
+      --max_docs "${MAX_DOCS:-2000000}" --validation_size 100000 --test_size 100000
+  else
+    "${HF[@]}" corpus --root "$ROOT" --name paper --sources text-machine-lab/constrained_language
+  fi
 
-echo "== tokenizer"
-"${HF[@]}" tokenizer --root "$ROOT" --name paper --corpus paper --vocab_size 19000
+  echo "== tokenizer"
+  "${HF[@]}" tokenizer --root "$ROOT" --name paper --corpus paper --vocab_size 19000
+}
+[[ -z "${SIZE_INDEX:-}" ]] && setup
 [[ "${SETUP_ONLY:-0}" == 1 ]] && exit 0
 
 # One grid run: pretrain (paper recipe, resumable) then GLUE with the random-init baseline.
+pretrain_size() {
+  # shellcheck disable=SC2086 # LAUNCH_ARGS is a list of options
+  "${HF[@]}" pretrain --root "$ROOT" --grid paper --size "$1" --corpus paper --tokenizer paper \
+    --accelerate_config "$ACCELERATE" --resume ${COMPILE:+--torch_compile true} ${LAUNCH_ARGS:-}
+}
+glue_size() {
+  # shellcheck disable=SC2086 # SEEDS is a list
+  "${HF[@]}" glue "$1" --root "$ROOT" --seeds $SEEDS --condition both --baseline random-init
+}
 run_size() {
-  local size="$1"
-  "${HF[@]}" pretrain --root "$ROOT" --grid paper --size "$size" --corpus paper --tokenizer paper \
-    --accelerate_config "$ACCELERATE" --resume ${COMPILE:+--torch_compile true}
-  "${HF[@]}" glue "$size" --root "$ROOT" --seeds $SEEDS --condition both --baseline random-init
+  [[ "${STAGE_ONLY:-pretrain}" == pretrain ]] && pretrain_size "$1"
+  [[ "${STAGE_ONLY:-glue}" == glue ]] && glue_size "$1"
+  return 0
 }
 
 if [[ -n "${SIZE_INDEX:-}" ]]; then       # set by the SLURM array: one run per task
-  run_size "$(hf-shrunk sizes --grid paper --json | python3 -c "import json,sys; print(json.load(sys.stdin)[$SIZE_INDEX]['slug'])")"
+  run_size "$("${HF[@]}" sizes --grid paper --json | python3 -c "import json,sys; print(json.load(sys.stdin)[$SIZE_INDEX]['slug'])")"
   exit 0
 fi
 
 echo "== pretrain + GLUE, 42 runs"
-for slug in $(hf-shrunk sizes --grid paper --json | python3 -c "import json,sys; print(' '.join(r['slug'] for r in json.load(sys.stdin)))"); do
+for slug in $("${HF[@]}" sizes --grid paper --json | python3 -c "import json,sys; print(' '.join(r['slug'] for r in json.load(sys.stdin)))"); do
   run_size "$slug"
 done
 
 echo "== scaling fits"
-"${HF[@]}" fit --root "$ROOT" --name paper
+# The paper's Figure 1 splits the frontier at 2.2e15 FLOPs; the second fit finds the break from the data.
+"${HF[@]}" fit --root "$ROOT" --name paper --break_at 2.2e15
+"${HF[@]}" fit --root "$ROOT" --name paper-break-from-data --break_at auto
 
 echo "== cards and publish"
-"${HF[@]}" publish --root "$ROOT" --org "$ORG" --dataset --corpus paper --tokenizer paper --fit paper --dry_run --to_dir model_cards
+"${HF[@]}" publish --root "$ROOT" --org "${ORG:-your-org}" --dataset --corpus paper --tokenizer paper --fit paper \
+  --dry_run --to_dir model_cards
 if [[ "${PUSH:-0}" == 1 ]]; then
   "${HF[@]}" publish --root "$ROOT" --org "$ORG" --dataset --corpus paper --tokenizer paper --fit paper
   "${HF[@]}" publish verify --org "$ORG" --dataset

@@ -39,12 +39,14 @@ def test_judge_accepts_only_equal_outputs_or_a_clear_refusal(tmp_path):
     assert check.judge(str(tmp_path), ref, refused, "4.57.6") == []
     assert check.judge(str(tmp_path), ref, refused | {"error": "ValueError: strict"}, "4.57.6")
     assert check.judge(str(tmp_path), ref, refused, "5.4.0")  # supported there: must load
+    no_tokenizer = {"ids": None, "error": "tokenizer: ValueError: Tokenizer class TokenizersBackend does not exist"}
+    assert "the tokenizer does not load" in check.judge("roberta", ref, no_tokenizer, "4.57.6")[0]
 
 
 @pytest.mark.slow
 def test_compat_check_against_transformers_4(tmp_path):
     """Installs transformers<5 into a second virtualenv from PyPI (reused between runs; about 40 s the first time)."""
-    env = subprocess_env(MAIN_PY=sys.executable, COMPAT_VENV=str(Path("/tmp") / "hf_shrunk-compat-venv"))
+    env = subprocess_env(MAIN_PY=sys.executable)  # the script's own default virtualenv, reused between runs
     proc = subprocess.run(
         ["bash", str(SCRIPT)], capture_output=True, text=True, timeout=900, env=env, stdin=subprocess.DEVNULL
     )

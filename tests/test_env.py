@@ -22,8 +22,9 @@ def test_env_prints_what_a_bug_report_needs(capsys, monkeypatch):
 
 def test_env_json_is_machine_readable(capsys, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    assert cli_main(["env", "--json"]) == 0
+    assert cli_main(["env", "--json", "--root", "/somewhere/artifacts"]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["artifact_root"] == "/somewhere/artifacts"
     assert report["libraries"]["transformers"] and report["libraries"]["torch"]
     assert report["accelerators"]["cuda_available"] in (True, False)
     assert report["cpu"]["count"] >= 1 and report["environment"]["HF_TOKEN"] is None

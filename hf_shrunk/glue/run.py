@@ -305,10 +305,10 @@ def _run_jobs(
 ) -> tuple[list[dict], dict[str, Any]]:
     """Score (or read back) each (task, condition, variant, seed) of ``bar``: (result records, data tier per task).
     Skipped combinations are added to ``notes``."""
-    from hf_shrunk.sources import load_glue_task
+    from hf_shrunk.sources import MissingDataError, load_glue_task
 
     hyperparameters = {k: getattr(cfg, k) for k in RESULT_SETTINGS}
-    results, tiers = [], {}
+    results, tiers, missing = [], {}, set()
     loaded: dict[str, Any] = {}
     for task_name, condition, variant, seed in bar:
         task = TASKS[task_name]
@@ -316,8 +316,16 @@ def _run_jobs(
         if path.is_file():
             results.append(_stored_result(path, hyperparameters))
             continue
+        if task_name in missing:
+            continue
         if task_name not in loaded:
-            splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir)
+            try:
+                splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir, ("train", *task.eval_splits))
+            except MissingDataError as e:  # e.g. a Hub copy without that config: the other tasks still run
+                missing.add(task_name)
+                notes.append(f"{task_name}: {e}")
+                bar.write(notes[-1])
+                continue
             loaded = {task_name: splits}  # one task's raw data in memory at a time
         splits = loaded[task_name]
         source_key = fingerprint({s: getattr(d, "_fingerprint", len(d)) for s, d in splits.items()})

@@ -147,7 +147,18 @@ def public_paths(obj: Any, root: Path) -> Any:
 def folder_files(folder: Path, prefix: str = "", exclude: frozenset[str] = frozenset()) -> list[PlanFile]:
     """The regular files directly in ``folder`` (hidden and excluded names left out), as ``prefix + name``."""
     names = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [PlanFile(prefix + n, source=folder / n) for n in names if n not in exclude and n not in NEVER_PUBLISHED]
+    return [_plan_file(folder / n, prefix + n) for n in names if n not in exclude and n not in NEVER_PUBLISHED]
+
+
+def _plan_file(source: Path, path: str) -> PlanFile:
+    # tokenizer_config.json as transformers 5 saves it names a 5.x-only class and loading-time keys; publish the
+    # standard form that every transformers version loads (also for folders saved before that was fixed)
+    if source.name != "tokenizer_config.json":
+        return PlanFile(path, source=source)
+    from hf_shrunk.tokenizer import public_tokenizer_config
+
+    config = public_tokenizer_config(json.loads(source.read_text(encoding="utf-8")))
+    return PlanFile(path, data=(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
 
 
 def glue_summary(run_name: str, root: Path) -> dict[str, Any] | None:

@@ -249,6 +249,10 @@ def load_glue_task(task: str, data_dir: str | os.PathLike | None = None, splits:
                 hub = datasets.load_dataset(GLUE_REPO, info.name)
             except hub_errors() as e:
                 reason = f"{type(e).__name__}: {e}"
+            except ValueError as e:  # datasets' answer for a config the repo does not have
+                if "BuilderConfig" not in str(e):
+                    raise
+                reason = f"no config {info.name!r} in the repo"
             else:
                 need = wanted or list(hub)
                 if all(s in hub for s in need):
