@@ -8,7 +8,7 @@
 # Environment: ORG (your Hub user or organisation; required with PUSH=1, no default), ACCELERATE (accelerate
 # config), SEEDS, COMPILE=1 (torch.compile), LAUNCH_ARGS (extra `accelerate launch` options for pretraining, e.g.
 # "--num_machines 2 --machine_rank 1 --main_process_ip HOST"), STAGE_ONLY=pretrain|glue (with SIZE_INDEX: one step of
-# one grid run, as the SLURM script uses it).
+# one grid run, as the SLURM script uses it), RUNS_PER_GPU=N (grid runs sharing one device at a time).
 #
 # Stages: corpus (the paper's filtered corpus text-machine-lab/constrained_language, verified and passed through;
 # RAW=1 rebuilds it from raw Hub sources with the datatrove executor) -> 19,000-token tokenizer -> the 42 runs of
@@ -74,10 +74,32 @@ if [[ -n "${SIZE_INDEX:-}" ]]; then       # set by the SLURM array: one run per 
   exit 0
 fi
 
-echo "== pretrain + GLUE, 42 runs"
+echo "== pretrain + GLUE, 42 runs (${RUNS_PER_GPU:-1} at a time)"
+# RUNS_PER_GPU=N runs N grid runs at once on the same device: a 1-3M-parameter model cannot fill a modern GPU.
+# Each run is its own process with its own run folder and checkpoints, so each stays resumable on its own.
+running=0
+failed=0
+mkdir -p "$ROOT/logs"
 for slug in $("${HF[@]}" sizes --grid paper --json | python3 -c "import json,sys; print(' '.join(r['slug'] for r in json.load(sys.stdin)))"); do
-  run_size "$slug"
+  if [[ "${RUNS_PER_GPU:-1}" -le 1 ]]; then
+    run_size "$slug"
+    continue
+  fi
+  run_size "$slug" > "$ROOT/logs/$slug.log" 2>&1 &
+  running=$((running + 1))
+  if [[ "$running" -ge "$RUNS_PER_GPU" ]]; then
+    wait -n || failed=$((failed + 1))
+    running=$((running - 1))
+  fi
 done
+while [[ "$running" -gt 0 ]]; do
+  wait -n || failed=$((failed + 1))
+  running=$((running - 1))
+done
+if [[ "$failed" -gt 0 ]]; then
+  echo "$failed grid run(s) failed: see $ROOT/logs/<slug>.log; run the script again to resume" >&2
+  exit 1
+fi
 
 echo "== scaling fits"
 # The paper's Figure 1 splits the frontier at 2.2e15 FLOPs; the second fit finds the break from the data.

@@ -86,3 +86,29 @@ def test_push_needs_an_org(cluster, tmp_path):
     assert proc.returncode == 2 and "ORG=" in proc.stderr
     assert json.dumps(proc.stdout)  # no stage ran before the check
     assert not (tmp_path / "c.txt").exists()
+
+
+def test_runs_per_gpu_runs_grid_runs_side_by_side(cluster, tmp_path):
+    """RUNS_PER_GPU=2: at most two grid runs at once, every run started, the fits after all of them."""
+    standin = tmp_path / "bin" / "hf-shrunk"
+    standin.write_text(
+        standin.read_text()
+        + """if [[ "$1" == pretrain ]]; then
+  touch "$CALLS.active.$$"; sleep 0.1; n=$(ls "$CALLS".active.* 2>/dev/null | wc -l); echo "active $n" >> "$CALLS"
+  sleep 0.3; rm "$CALLS.active.$$"
+fi
+"""
+    )
+    proc = subprocess.run(
+        ["bash", "scripts/reproduce_paper.sh"], cwd=REPO, capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls.txt"),
+             "RUNS_PER_GPU": "2", "HF_SHRUNK_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    active = [int(c.split()[1]) for c in calls if c.startswith("active")]
+    assert len(active) == 5 and max(active) == 2  # five grid runs, never more than two at once
+    pretrained = {c.split("--size ")[1].split()[0] for c in calls if c.startswith("hf-shrunk pretrain")}
+    assert pretrained == {f"size-{i}" for i in range(5)}
+    fits = [i for i, c in enumerate(calls) if c.startswith("hf-shrunk fit")]
+    assert fits and min(fits) > max(i for i, c in enumerate(calls) if c.startswith("hf-shrunk glue"))
