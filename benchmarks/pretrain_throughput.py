@@ -116,16 +116,20 @@ def run_one(path: str, size: str, steps: int, batch: int, compile_model: bool) -
         config = build_config(Size("roberta", H, H, 4 * H, max(1, H // 32), L), vocab_size=VOCAB)
         model = build_model(config, init="paper", seed=0)
         use_masked_positions_head(model)
+        # the paper profile's optimizer: no clipping, weight decay on every parameter in one AdamW group
         args = TrainingArguments(**common, remove_unused_columns=False, torch_compile=compile_model,
-                                 dataloader_num_workers=2 if on_gpu else 0)  # fmt: skip
+                                 dataloader_num_workers=2 if on_gpu else 0, max_grad_norm=0.0,
+                                 weight_decay=0.01)  # fmt: skip
 
         class Precision:  # choose_precision reads these PretrainConfig fields
             precision = "auto"
 
         choose_precision(Precision, args)
-        info = RunInfo(out, batch, SEQ, {"paper": 1, "corrected": 1}, set())
+        info = RunInfo(out, batch, SEQ, {"paper": 1, "corrected": 1}, set(), train_sequences=len(data),
+                       total_steps=steps)  # fmt: skip
         trainer = ShrunkTrainer(model=model, args=args, train_dataset=MaskSeedDataset(data, 0), run_info=info,
-                                data_collator=SeededMaskingCollator(tok), callbacks=[clock.callback])  # fmt: skip
+                                data_collator=SeededMaskingCollator(tok), callbacks=[clock.callback],
+                                decay_all_parameters=True)  # fmt: skip
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
@@ -140,6 +144,19 @@ def run_one(path: str, size: str, steps: int, batch: int, compile_model: bool) -
         "bf16": bool(trainer.args.bf16),
         "device": torch.cuda.get_device_name() if on_gpu else f"cpu x{torch.get_num_threads()} threads",
     }
+
+
+def _environment(path: str) -> dict[str, str]:
+    """The hf_shrunk path runs as `hf-shrunk pretrain` launches it: with tcmalloc/jemalloc preloaded when one is
+    installed (HF_SHRUNK_ALLOCATOR=none turns that off); the stock path as run_mlm.py runs, with glibc's malloc."""
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
+    env.pop("LD_PRELOAD", None)
+    if path == "hf_shrunk":
+        from hf_shrunk.pretrain.launch import allocator_library
+
+        if allocator_library():
+            env["LD_PRELOAD"] = allocator_library()
+    return env
 
 
 def main() -> None:
@@ -162,9 +179,7 @@ def main() -> None:
         for path in ("stock", "hf_shrunk"):
             cmd = [sys.executable, __file__, "--_one", path, size, "--steps", str(args.steps), "--batch", str(batch)]
             cmd += ["--compile"] if args.compile else []
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false")
-            )
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=_environment(path))
             if proc.returncode:
                 sys.exit(f"{path} {size} failed:\n{proc.stderr[-3000:]}")
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -173,7 +188,9 @@ def main() -> None:
                 f"peak {rows[-1]['peak_memory_mb']:,.0f} MB",
                 flush=True,
             )
-    print(f"\ndevice: {rows[0]['device']}; batch {batch} x {SEQ}; bf16 on the hf_shrunk path: {rows[1]['bf16']}")
+    allocator = _environment("hf_shrunk").get("LD_PRELOAD", "glibc malloc")
+    print(f"\ndevice: {rows[0]['device']}; batch {batch} x {SEQ}; bf16 on the hf_shrunk path: {rows[1]['bf16']}; "
+          f"hf_shrunk allocator: {allocator}")  # fmt: skip
     print(f"{'size':>6} {'stock tok/s':>12} {'hf_shrunk tok/s':>16} {'ratio':>6} {'stock MB':>9} {'hf_shrunk MB':>13}")
     for size in args.sizes:
         stock, ours = (next(r for r in rows if r["size"] == size and r["path"] == p) for p in ("stock", "hf_shrunk"))

@@ -23,7 +23,11 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["all"])
     parser.add_argument("--quick", action="store_true", help="1 seed, 1,000 training examples, 2 epochs (CPU)")
     parser.add_argument("--data_dir", default=None, help="GLUE folder: <task>/<split>.parquet or the TSV layout")
-    parser.add_argument("--vocab", default="auto", help="vocabulary of the filtered condition (`hf-shrunk corpus`)")
+    parser.add_argument(
+        "--vocab",
+        default="model",
+        help="vocabulary of the filtered condition: the model's (default) or auto|PATH|wordfreq:N",
+    )
     args = parser.parse_args()
     repo = args.repo or default_model()
     print(f"model: {repo}")

@@ -30,6 +30,10 @@ class ConfigError(UserError, ValueError):
     """A config value is wrong; the message says which and how to fix it."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the stage kept and how to continue: :func:`run_cli` prints the message."""
+
+
 def field(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:
     """A dataclass field with ``--help`` text (HfArgumentParser reads ``metadata['help']``)."""
     metadata = {"help": help, **kwargs.pop("metadata", {})}
@@ -112,7 +116,8 @@ def parse_config(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     pre_args, _ = pre.parse_known_args(argv)
-    defaults = dict(defaults or {})
+    defaults, origin = dict(defaults or {}), {}
+    actions = {a.dest: a for a in parser._actions}
     for source in [default_config, pre_args.config]:
         if not source:
             continue
@@ -122,7 +127,9 @@ def parse_config(
             raise ConfigError(
                 f"{source}: unknown key(s) {', '.join(unknown)}. Valid keys are the flags listed by --help."
             )
-        defaults.update(values)
+        for key, value in values.items():
+            defaults[key] = check_yaml_value(actions[key], value, f"{source}: {key}")
+            origin[key] = source
     if defaults:
         parser.set_defaults(**defaults)
 
@@ -142,8 +149,54 @@ def parse_config(
         try:
             out.append(dtype(**kwargs))
         except (TypeError, ValueError) as e:
-            raise ConfigError(str(e)) from e
+            named = [k for k in origin if f"--{k}" in str(e) or f"'{k}'" in str(e)]
+            where = "".join(f" ({k} is set in {origin[k]})" for k in named if values.get(k) == defaults.get(k))
+            raise ConfigError(f"{e}{where}") from e
     return tuple(out)
+
+
+def check_yaml_value(action: argparse.Action, value: Any, where: str) -> Any:
+    """``value`` from a YAML file for the flag of ``action``, checked against the flag's type (what argparse would
+    check on the command line, and what it skips for values that are not strings); ``where`` (``file: key``) starts
+    the error. Whole floats for integer flags become ints."""
+    many = action.nargs in ("+", "*")
+    if isinstance(value, dict) or (isinstance(value, list) and not many):
+        raise ConfigError(f"{where}: expected a single value, got a {type(value).__name__} ({value!r})")
+    items = value if isinstance(value, list) else [value]
+    kind, out = action.type, []
+    if getattr(kind, "__name__", "") == "string_to_bool" or isinstance(action.const, bool):
+        kind = bool
+    for item in items:
+        if isinstance(item, (list, dict)):
+            raise ConfigError(f"{where}: expected a list of plain values, got {value!r}")
+        out.append(_check_item(kind, item, where))
+        if action.choices and out[-1] is not None and out[-1] not in action.choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(map(str, action.choices))}, got {item!r}")
+    return out if isinstance(value, list) else out[0]
+
+
+_BOOL_WORDS = frozenset("yes no true false t f y n 1 0".split())
+
+
+def _check_item(kind: Any, item: Any, where: str) -> Any:
+    name = {int: "an integer", float: "a number"}.get(kind, "true or false")
+    if item is None or kind not in (int, float, bool):
+        return item  # strings, paths and library types: argparse and the dataclass judge them
+    if isinstance(item, str):
+        try:
+            ok = item.strip().lower() in _BOOL_WORDS if kind is bool else kind(item) is not None
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{where}: expected {name}, got {item!r}")
+        return item
+    if kind in (int, float) and not isinstance(item, bool) and isinstance(item, int | float):
+        if kind is int and not float(item).is_integer():
+            raise ConfigError(f"{where}: expected an integer, got {item!r}")
+        return int(item) if kind is int else item
+    if kind not in (int, float) and isinstance(item, bool):
+        return item
+    raise ConfigError(f"{where}: expected {name}, got {item!r} ({type(item).__name__})")
 
 
 def to_dict(cfg: Any, exclude: Sequence[str] = ()) -> dict[str, Any]:
@@ -195,6 +248,8 @@ def run_cli(main: Callable[..., int | None], command: str, argv: Sequence[str] |
         code = int(main(sys.argv[1:] if argv is None else list(argv), prog=prog) or 0)
     except UserError as e:
         message, code = f"{prog}: error: {e}", 2
+    except Interrupted as e:
+        message, code = f"\n{prog}: interrupted. {e}", 130
     except KeyboardInterrupt:
         message, code = f"\n{prog}: interrupted. Finished work is kept; run the same command again to continue.", 130
     except BrokenPipeError:

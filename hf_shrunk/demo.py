@@ -7,7 +7,6 @@ Every stage reuses finished work, so Ctrl-C and running the command again contin
 """
 
 import dataclasses
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Any
 from hf_shrunk.artifacts import artifact_root, read_json, write_json
 from hf_shrunk.config import CONFIG_DIR, ConfigError, field, parse_config, run_cli
 from hf_shrunk.glue import GlueConfig
+from hf_shrunk.pretrain import perplexity
 from hf_shrunk.scaling import FitConfig
 
 
@@ -180,10 +180,10 @@ def summary_table(root: Path, slugs: list[str], glue: dict[str, dict | None]) ->
     lines = [f"{'size':<32} {'params':>10} {'tokens':>11} {'FLOPs':>9} {'dev loss':>8} {'ppl':>7}"]
     for slug in slugs:
         m = read_json(root / "pretrain" / slug / "metrics.json")
-        final = m["final"]
+        final, held = m["final"], m.get(m.get("model_checkpoint", "final")) or m["final"]  # dev loss: what GLUE scored
         lines.append(
             f"{slug:<32} {m['params']['total']:>10,} {final['tokens']:>11,} {final['flops_paper']:>9.2e} "
-            f"{final['eval_loss']:>8.3f} {math.exp(final['eval_loss']):>7.1f}"
+            f"{held['eval_loss']:>8.3f} {perplexity(held['eval_loss']):>7.1f}"
         )
     tasks = sorted(
         {t for s in glue.values() if s for v in s["variants"].values() for c in v.values() for t in c["tasks"]}

@@ -116,7 +116,7 @@ def environment_report(root: str | None = None) -> dict[str, Any]:
         "accelerators": accelerators(),
         "cpu": {"count": os.cpu_count(), "usable": usable, "machine": platform.machine()},
         "memory_gib": round(memory / 2**30, 1) if memory else None,
-        "artifact_root": str(artifact_root(root)),
+        "artifact_root": str(artifact_root(root, check=False)),
         "environment": {name: os.environ.get(name) for name in ENV_VARS}
         | {name: ("set" if os.environ.get(name) else None) for name in SECRETS},
     }

@@ -17,7 +17,9 @@ load every size without running code from the Hub and without ``trust_remote_cod
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ AUTO_CLASSES = {"mlm": "AutoModelForMaskedLM", "classification": "AutoModelForSe
 FAMILY_PREFIXES = ("roberta-", "factorized-")
 MODEL_REPO_PREFIX = "shrunk-"  # model repos are <org>/shrunk-<slug>
 DATASET_REPO_NAME = "shrunk-corpus"  # the corpus dataset repo is <org>/shrunk-corpus
+# the vocabulary-filtered GLUE dev sets, which the filtered results in model cards point at
+FILTERED_GLUE_REPO_NAME = "glue-vocab-filtered"
 
 
 def default_org() -> str:
@@ -117,3 +121,26 @@ def load_corpus(org: str | None = None, split: str | None = None, **kwargs: Any)
     from datasets import load_dataset
 
     return load_dataset(f"{org or default_org()}/{DATASET_REPO_NAME}", split=split, **kwargs)
+
+
+@contextlib.contextmanager
+def hub_errors(repo: str, revision: str | None = None, enabled: bool = True) -> Iterator[None]:
+    """Turn the ``OSError`` of loading ``repo`` (at ``revision``) from the Hub into a :class:`UserError` that says
+    what to check: the repo id and revision, and, offline (``HF_HUB_OFFLINE=1``), that only cached repos load."""
+    try:
+        yield
+    except OSError as e:
+        if not enabled:
+            raise
+        from hf_shrunk.config import UserError
+
+        what = repo + (f"@{revision}" if revision else "")
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+        hint = (
+            "HF_HUB_OFFLINE=1 is set, so only repos already in the Hugging Face cache load: run once online "
+            "(HF_HUB_OFFLINE=0) or pass a local model folder instead"
+            if offline
+            else "check the repo id (owner/name) and the revision, and that you may read it (`hf auth login`)"
+        )
+        raise UserError(f"cannot load the model {what} from the Hub ({first}); {hint}") from e

@@ -303,8 +303,37 @@ def make_glue_summary(
     if root is not None:
         folder = Path(root) / "glue" / str(run)
         folder.mkdir(parents=True, exist_ok=True)
+        if "filtered" in conditions:
+            summary["vocab"] = export_test_filtered_dev(folder, tasks)
         (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+        from hf_shrunk.artifacts import Manifest  # written last, as the GLUE stage does: the results are finished
+
+        Manifest("glue", str(run), {"model": run}).write(folder)
     return summary
+
+
+def export_test_filtered_dev(results_dir: Path, tasks) -> dict:
+    """Export the filtered dev sets of ``tasks`` into a GLUE results folder with the GLUE stage's own exporter, from
+    small made-up dev sets (every third example has an out-of-vocabulary word); returns the vocabulary record."""
+    from hf_shrunk.glue.data import TASKS
+    from hf_shrunk.glue.export import export_filtered_dev
+    from hf_shrunk.glue.model_vocab import GlueVocab
+    from hf_shrunk.vocab import Vocabulary
+
+    sentences = synthetic_sentences(12, seed=5)
+    words = frozenset(w for s in sentences for w in s.split())
+    vocab = Vocabulary(words, source="test", spec="test-words")
+    record = {"spec": "test-words", "requested": "model", "fingerprint": vocab.fingerprint, "size": len(words)}
+    data_dir = results_dir.parent / f".{results_dir.name}-glue-source"
+    for task in tasks:
+        info = TASKS[task]
+        rows = [
+            {field: ("zyxwvut " if i % 3 == 0 else "") + sentences[i] for field in info.text_fields} | {"label": 0}
+            for i in range(len(sentences))
+        ]
+        write_glue_task(data_dir, task, dict.fromkeys(info.eval_splits, rows))
+    export_filtered_dev(results_dir, tasks, GlueVocab(vocab, record), str(data_dir))
+    return record
 
 
 def write_glue_task(folder: Path, task: str, rows: dict[str, list[dict]]) -> None:

@@ -102,6 +102,17 @@ def filter_statistics(stats: dict[str, Any] | None, tiers: dict[str, str]) -> di
     return {"rows": rows, "reasons": reasons}
 
 
+def contamination_table(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The counts of ``stats["contamination"]`` (``hf-shrunk corpus``'s n-gram overlap report) as card rows."""
+    report = (stats or {}).get("contamination")
+    if not isinstance(report, dict):
+        return None
+    groups = {**(report.get("splits") or {}), **{f"GLUE {t}": r for t, r in (report.get("glue") or {}).items()}}
+    rows = [{"name": name, **{k: r.get(k) for k in ("sequences", "with_ngrams", "overlapping", "fraction_ngrams")}}
+            for name, r in groups.items()]  # fmt: skip
+    return {"n": report.get("n"), "rows": rows, "notes": report.get("notes") or []}
+
+
 def source_datasets(manifest: Manifest, names: list[str]) -> list[str]:
     """Hub ids of the datasets the corpus text came from: sources read from the Hub (``hf://datasets/OWNER/NAME``)
     and known sources by name (:data:`SOURCE_DATASETS`), in order, without repeats."""
@@ -170,6 +181,7 @@ def dataset_card_context(
         "tokenizer": tokenizer,
         "model_repos": model_repos or [],
         "filter": table,
+        "contamination": contamination_table(stats),
         "has_stats": stats is not None,
         "settings": {k: config[k] for k in FILTER_SETTINGS if k in config},
         "license": license_id,
@@ -193,6 +205,7 @@ FILTER_SETTINGS = (
     "dedup",
     "max_seq_len",
     "tokens_per_word",
+    "split_by",  # in the manifest only when not the paper's 'unit'
 )
 
 

@@ -95,6 +95,7 @@ def glue_tables(summary: dict[str, Any]) -> dict[str, Any]:
         "has_baseline": any(v == "random-init" for _, v in columns),
         "missing_conditions": [CONDITIONS[c] for c in CONDITIONS if not any(col[0] == c for col in columns)],
         "perplexity": summary.get("perplexity"),
+        "baseline_init": summary.get("baseline_init"),  # "step0", "rebuilt:<scheme>" or None (older results)
         "version": summary.get("hf_shrunk_version"),
         "git_sha": summary.get("git_sha"),
     }
@@ -117,25 +118,26 @@ def _ordered(tasks: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(t, tasks[t]) for t in _tasks_in_order(tasks)]
 
 
-def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
+def _result_dataset(condition: str, filtered_repo: str | None) -> str | None:
+    """The Hub dataset a condition's results were scored on: ``nyu-mll/glue`` (full) or the filtered dev sets' own
+    repo, so the two conditions never share a model-index identity (None: not published, leave them out)."""
+    return GLUE_REPO if condition == "full" else filtered_repo
+
+
+def glue_eval_results(summary: dict[str, Any], model_name: str, filtered_repo: str | None = None) -> list:
     """One ``EvalResult`` per (condition, task, split, metric) of the pretrained model: the ``model-index``.
 
-    Results are named ``"GLUE SST-2 (vocabulary-filtered)"``; dataset ``nyu-mll/glue`` with the task as config
-    and the dev split; the value is the mean over seeds (the card's table gives the spread).
+    Full-GLUE results name ``nyu-mll/glue``; vocabulary-filtered ones ``filtered_repo`` (``<org>/glue-vocab-filtered``,
+    published beside the models; without it they stay in the card's tables only), with the task as config and the
+    dev split. Results are named ``"GLUE SST-2 (vocabulary-filtered)"``; the value is the mean over seeds (the
+    card's table gives the spread).
     """
     from huggingface_hub import EvalResult
 
-    class ConditionResult(EvalResult):
-        # huggingface_hub groups metrics into one model-index entry per (task, dataset, config, split, revision);
-        # both conditions share all five, so the result name joins the key to keep them apart. (A card re-saved
-        # through huggingface_hub's CardData would merge them again: re-render it with `hf-shrunk publish`.)
-        @property
-        def unique_identifier(self) -> tuple:
-            return (*super().unique_identifier, self.dataset_name)
-
     results = []
     for cond, label in CONDITIONS.items():
-        for task, entry in _ordered(_condition(summary, "pretrained", cond).get("tasks") or {}):
+        dataset = _result_dataset(cond, filtered_repo)
+        for task, entry in _ordered(_condition(summary, "pretrained", cond).get("tasks") or {}) if dataset else ():
             n_seeds = len(_seeds(entry))
             for split, metrics in (entry.get("splits") or {}).items():
                 for metric, stats in metrics.items():
@@ -143,10 +145,10 @@ def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
                         continue
                     metric_id, metric_label = METRICS.get(metric, (metric, metric))
                     results.append(
-                        ConditionResult(
+                        EvalResult(
                             task_type="text-classification",  # the Hub's task for GLUE, STS-B regression included
                             task_name=GLUE_TASKS[task].category if task in GLUE_TASKS else task,
-                            dataset_type=GLUE_REPO,
+                            dataset_type=dataset,
                             dataset_name=f"GLUE {display_name(task, split)} ({label})",
                             dataset_config=task,
                             dataset_split=split,
@@ -156,3 +158,32 @@ def glue_eval_results(summary: dict[str, Any], model_name: str) -> list:
                         )
                     )
     return results
+
+
+def glue_eval_result_files(summary: dict[str, Any], filtered_repo: str | None = None) -> dict[str, str]:
+    """The Hub's newer ``.eval_results/<name>.yaml`` files (one per condition: each task's main score, mean over
+    seeds), when the installed huggingface_hub has ``EvalResultEntry``; ``{}`` otherwise. The model-index stays."""
+    try:
+        from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
+    except ImportError:  # huggingface_hub < 1.x: model-index only
+        return {}
+    import yaml
+
+    files = {}
+    for cond in CONDITIONS:
+        dataset = _result_dataset(cond, filtered_repo)
+        tasks = _ordered(_condition(summary, "pretrained", cond).get("tasks") or {}) if dataset else []
+        entries = [
+            EvalResultEntry(
+                dataset_id=dataset,
+                task_id=task,
+                value=round(float(entry["score"]["mean"]), 4),
+                notes=f"{score_description(task)}, mean of {len(_seeds(entry))} fine-tuning seeds (hf_shrunk)",
+            )
+            for task, entry in tasks
+            if (entry.get("score") or {}).get("mean") is not None
+        ]
+        if entries:
+            name = dataset.split("/")[-1]
+            files[f".eval_results/{name}.yaml"] = yaml.safe_dump(eval_result_entries_to_yaml(entries), sort_keys=False)
+    return files

@@ -10,7 +10,6 @@ The dataset card lives in :mod:`hf_shrunk.cards.dataset`; the GLUE tables in :mo
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +178,13 @@ def _progress(record: dict[str, Any]) -> dict[str, Any]:
     return {key: record.get(key) for key in PROGRESS_KEYS} | {"perplexity": None}
 
 
+def _with_perplexity(record: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_progress` plus the record's perplexity (runs made before metrics.json kept it: exp of its loss)."""
+    from hf_shrunk.pretrain import perplexity
+
+    return _progress(record) | {"perplexity": record.get("perplexity") or perplexity(record.get("eval_loss"))}
+
+
 def _inputs(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     # Only names and fingerprints go into a public card, never the local paths the manifest records.
     out: dict[str, Any] = {"corpus": None, "tokenizer": None}
@@ -199,13 +205,14 @@ def model_card_context(
     *,
     license: str = "apache-2.0",
     dataset_repo: str | None = None,
+    glue_dataset_repo: str | None = None,
     card_version: str = __version__,
 ) -> dict[str, Any]:
     """Everything the model card template shows, from a :func:`load_run` dict and optional GLUE summary / fit."""
     manifest, metrics = run["manifest"], run["metrics"]
-    final = _progress(metrics.get("final") or (manifest.get("extra") or {}).get("final") or {})
-    if final["eval_loss"] is not None:
-        final["perplexity"] = math.exp(min(final["eval_loss"], 50.0))
+    final = _with_perplexity(metrics.get("final") or (manifest.get("extra") or {}).get("final") or {})
+    held = metrics.get("model_checkpoint", "final")  # runs made before --model_checkpoint kept the final weights
+    main = _with_perplexity(metrics.get(held) or {}) if held != "final" else final
     checkpoints = [_progress(s) | {"branch": f"step{s['step']}"} for s in run["snapshots"]]
     versions = manifest.get("versions") or {}
     return {
@@ -219,10 +226,12 @@ def model_card_context(
         "params": metrics.get("params") or {},
         "flops_per_sequence": {"paper": None, "corrected": None} | (metrics.get("flops_per_sequence") or {}),
         "final": final,
+        "main": main | {"checkpoint": held},  # the weights on main, which the perplexity and GLUE results describe
         "best_step": (metrics.get("best") or {}).get("step"),
         "recipe": _recipe(manifest.get("config") or {}),
         "inputs": _inputs(manifest),
         "dataset_repo": dataset_repo,
+        "glue_dataset_repo": glue_dataset_repo,  # the vocabulary-filtered GLUE dev sets the filtered results name
         "checkpoints": checkpoints,
         "example_step": checkpoints[len(checkpoints) // 2]["step"] if checkpoints else None,
         "glue": glue_tables(summary) if summary else None,
@@ -256,7 +265,7 @@ def model_card_data(context: dict[str, Any], results: list | None) -> Any:
         library_name="transformers",
         pipeline_tag="fill-mask",
         tags=tags,
-        datasets=[context["dataset_repo"]] if context["dataset_repo"] else None,
+        datasets=[r for r in (context["dataset_repo"], context.get("glue_dataset_repo")) if r] or None,
         model_name=context["repo_name"] if results else None,
         eval_results=results or None,
         widget=[{"text": text} for text in WIDGET_EXAMPLES],
@@ -265,7 +274,7 @@ def model_card_data(context: dict[str, Any], results: list | None) -> Any:
 
 def render_model_card(context: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
     """The README.md of a model repo's ``main`` branch, validated with huggingface_hub's own parser."""
-    results = glue_eval_results(summary, context["repo_name"]) if summary else []
+    results = glue_eval_results(summary, context["repo_name"], context.get("glue_dataset_repo")) if summary else []
     data = model_card_data(context, results)
     text = environment().get_template("model_card.md.j2").render(card_yaml=data.to_yaml(), **context)
     validate_model_card(text, results, where=context["repo_id"])

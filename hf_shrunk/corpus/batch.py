@@ -14,8 +14,11 @@ sums over atoms. Python touches only distinct atoms, kept units and possible abb
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import is_
+from typing import Any
 
 from hf_shrunk.corpus.rule import (
     _ABBREVIATIONS,
@@ -26,6 +29,8 @@ from hf_shrunk.corpus.rule import (
     DocBatch,
     FilterSettings,
     _no_end_dot,
+    last_break,
+    whitespace_cut,
 )
 from hf_shrunk.vocab import TOKEN_RE, URL_TOKEN, oov_check, preprocess
 
@@ -35,6 +40,9 @@ _CODE = {name: i for i, name in enumerate(OUTCOMES)}
 _CLOSERS = [ord(c) for c in "'\"”’)]"]  # may follow a sentence's final punctuation (rule._END_RE)
 _PUNCT = [ord(c) for c in ".!?"]
 _HASH = 131
+# A document longer than this is filtered a window of about this many characters at a time (the geometry of a
+# window takes ~60 bytes per character; a 100 MB document at once took 5.6 GB).
+WINDOW_CHARS = 1_000_000
 
 
 def _reverse_hash(chars: str) -> int:
@@ -190,15 +198,30 @@ class _Text:
         return np.union1d(end[~blocked], np.flatnonzero(cp == 10) + 1)
 
 
+@dataclass
+class _Piece:
+    """Texts filtered together for ``passes`` (``(pass index, pass)`` pairs): text ``i`` is (part of) document
+    ``numbers[i]`` at ``locations[i]``; for a piece of one long document, its units are numbered from ``offset``
+    and only its first ``take`` units count (-1: all)."""
+
+    passes: tuple[tuple[int, str], ...]
+    texts: list[str]
+    numbers: Sequence[int]
+    locations: list[str]
+    offset: int = 0
+    take: int = -1
+
+
 class BatchFilter:
     """Applies the unit rule to a :class:`~hf_shrunk.corpus.rule.DocBatch` of normalised documents."""
 
-    def __init__(self, vocab: frozenset[str], settings: FilterSettings):
+    def __init__(self, vocab: frozenset[str], settings: FilterSettings, window_chars: int = WINDOW_CHARS):
         import numpy as np
 
         self.np = np
         self.vocab = vocab
         self.settings = settings
+        self.window_chars = window_chars
         self.counter = WordCounter(vocab)
         self.whitespace = np.array([chr(c).isspace() for c in range(0x3002)])  # U+3000 is the last one
         self.ascii_whitespace = np.array([c < 128 and chr(c).isspace() for c in range(256)])
@@ -244,31 +267,169 @@ class BatchFilter:
         return doc_of, lo, hi, reasons, n_words
 
     def __call__(self, batch: DocBatch) -> BatchResult:
+        """Kept units, counts and examples of every pass over ``batch``. Runs of ordinary documents are filtered
+        together; a document longer than ``window_chars`` is filtered a window at a time (:meth:`_long_document`)."""
         np = self.np
-        text = " ".join(batch.texts)
-        t = _Text(self, text)
-        doc_len = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
-        doc_start = np.concatenate([[0], np.cumsum(doc_len + 1)[:-1]])
+        passes = tuple(enumerate(self.settings.passes))
         result = BatchResult(batch.source_idx)
-        for pass_idx, unit_pass in enumerate(self.settings.passes):
-            doc_of, lo, hi, reasons, n_words = self._units(unit_pass, t, doc_start, doc_len)
-            result.kept[unit_pass] = [text[lo[i] : hi[i]] for i in np.flatnonzero(reasons == 0).tolist()]
+        result.kept = {p: [] for p in self.settings.passes}
+        result.counts = {p: {} for p in self.settings.passes}
+        docs: dict[str, list] = {p: [] for p in self.settings.passes}
+        start, n = 0, len(batch.texts)
+        for i in range(n + 1):
+            if i < n and len(batch.texts[i]) <= self.window_chars:
+                continue
+            if i > start or n == 0:
+                first = batch.first_doc + start
+                piece = _Piece(passes, batch.texts[start:i], range(first, first + i - start), batch.locations[start:i])
+                self._apply(piece, result, docs)
+            if i < n:
+                self._long_document(result, docs, batch.texts[i], batch.first_doc + i, batch.locations[i])
+            start = i + 1
+        result.kept_docs = {
+            p: np.concatenate(arrays) if arrays else np.zeros(0, np.int64) for p, arrays in docs.items()
+        }
+        return result
+
+    def _apply(self, piece: _Piece, result: BatchResult, docs: dict[str, list]) -> int:
+        """Filter the texts of ``piece`` (joined by spaces) into ``result``; returns the number of units of its
+        last pass (for a window of a long document: the units that window contributes)."""
+        np = self.np
+        text = " ".join(piece.texts)
+        t = _Text(self, text)
+        doc_len = np.fromiter(map(len, piece.texts), np.int64, len(piece.texts))
+        doc_start = np.concatenate([[0], np.cumsum(doc_len + 1)[:-1]])
+        numbers = np.asarray(piece.numbers, dtype=np.int64)
+        n_units = 0
+        for pass_idx, unit_pass in piece.passes:
+            units = self._units(unit_pass, t, doc_start, doc_len)
+            within = np.arange(len(units[0])) - np.searchsorted(units[0], units[0])  # unit number inside its document
+            if piece.take >= 0:  # the windows after the first `take` are the next piece's
+                units, within = [a[within < piece.take] for a in units], within[within < piece.take]
+            doc_of, lo, hi, reasons, n_words = units
+            n_units = len(doc_of)
+            kept = np.flatnonzero(reasons == 0)
+            result.kept[unit_pass] += [text[lo[i] : hi[i]] for i in kept.tolist()]
+            docs[unit_pass].append(numbers[doc_of[kept]])
             units_per = np.bincount(reasons, minlength=len(OUTCOMES))
             words_per = np.bincount(reasons, weights=n_words, minlength=len(OUTCOMES))
-            result.counts[unit_pass] = {
-                name: [int(units_per[i]), int(words_per[i])] for i, name in enumerate(OUTCOMES) if units_per[i]
-            }
-            within = np.arange(len(doc_of)) - np.searchsorted(doc_of, doc_of)  # unit number inside its document
+            counts = result.counts[unit_pass]
+            for i in np.flatnonzero(units_per).tolist():
+                slot = counts.setdefault(OUTCOMES[i], [0, 0])
+                slot[0], slot[1] = slot[0] + int(units_per[i]), slot[1] + int(words_per[i])
             for reason in REASONS[:-1]:  # duplicates are found later, across sources
-                for i in np.flatnonzero(reasons == _CODE[reason])[: self.settings.examples_per_reason].tolist():
+                for i in np.flatnonzero(reasons == _CODE[reason])[: self._room(result, reason, pass_idx)].tolist():
                     unit = text[lo[i] : hi[i]]
-                    example = {
-                        "key": [batch.source_idx, pass_idx, batch.first_doc + int(doc_of[i]), int(within[i])],
-                        "pass": unit_pass,
-                        "location": batch.locations[doc_of[i]],
-                        "text": unit[:400],
-                    }
-                    if reason == "oov":
-                        example["oov_words"] = oov_check(unit, self.vocab)[2]
-                    result.examples.setdefault(reason, []).append(example)
-        return result
+                    key = [result.source_idx, pass_idx, int(numbers[doc_of[i]]), piece.offset + int(within[i])]
+                    self._example(result, reason, key, unit_pass, piece.locations[doc_of[i]], unit[:400], unit)
+        return n_units
+
+    def _room(self, result: BatchResult, reason: str, pass_idx: int) -> int:
+        """How many more examples of ``reason`` in this pass the batch keeps (the first ones, in corpus order)."""
+        taken = sum(e["key"][1] == pass_idx for e in result.examples.get(reason, []))
+        return max(0, self.settings.examples_per_reason - taken)
+
+    def _example(self, result, reason, key, unit_pass, location, text, unit=None, oov_words=None) -> None:
+        example = {"key": key, "pass": unit_pass, "location": location, "text": text}
+        if reason == "oov":
+            example["oov_words"] = oov_words if unit is None else oov_check(unit, self.vocab)[2]
+        result.examples.setdefault(reason, []).append(example)
+
+    # ------------------------------------------------------------------------------------------------------
+    # Documents longer than the window
+    # ------------------------------------------------------------------------------------------------------
+
+    def _long_document(self, result: BatchResult, docs: dict[str, list], doc: str, number: int, where: str) -> None:
+        """Filter one document longer than ``window_chars`` a piece at a time: the sentence pass over pieces cut at
+        sentence breaks (a longer sentence is counted chunk by chunk), the span pass over pieces cut at word
+        starts with the overlap the windows need. Same units, decisions, counts and examples as the whole
+        document at once, in memory bounded by the window (plus the kept units themselves)."""
+        for pass_idx, unit_pass in enumerate(self.settings.passes):
+            offset = 0  # units of this document before the current piece
+            pieces = self._span_pieces(doc) if unit_pass == "span" else self._sentence_pieces(doc)
+            for text, take, long_unit in pieces:
+                if text is None:
+                    offset += self._long_sentence_unit(result, docs, doc, long_unit, (number, where, offset))
+                else:
+                    piece = _Piece(((pass_idx, unit_pass),), [text], [number], [where], offset, take)
+                    offset += self._apply(piece, result, docs)
+
+    def _sentence_pieces(self, doc: str) -> Iterator[tuple[str | None, int, Any]]:
+        """``(piece, -1, None)`` for pieces of ``doc`` cut at sentence breaks, each at most ``window_chars`` long,
+        and ``(None, -1, unit)`` for a sentence longer than that (see :meth:`_long_sentence`)."""
+        start, window = 0, self.window_chars
+        while len(doc) - start > window:
+            cut = last_break(doc, start, start + window)
+            if cut is None:
+                start, unit = self._long_sentence(doc, start)
+                yield None, -1, unit
+            else:
+                yield doc[start:cut], -1, None
+                start = cut
+        yield doc[start:], -1, None
+
+    def _long_sentence(self, doc: str, start: int) -> tuple[int, Any]:
+        """The sentence from ``start`` (0 or a break) when it is longer than the window: its end (the next break,
+        or the end of ``doc``) and ``(lo, hi, counts)`` (``None`` if it is only whitespace), counted over chunks
+        that end just after a whitespace, so that no atom is cut and the counts add up."""
+        np = self.np
+        totals, lo, hi, a = np.zeros(3, np.int64), None, None, start
+        while True:
+            c = whitespace_cut(doc, a, a + self.window_chars)
+            t = _Text(self, doc[a : c + 1])
+            stops = t.breaks[t.breaks > 0]
+            stop = int(stops[0]) if len(stops) else t.n
+            k = int(t.atoms_before[stop])
+            totals += t.prefix[:, k]
+            if k:
+                lo = a + int(t.atom_start[0]) if lo is None else lo
+                hi = a + int(t.atom_end[k - 1])
+            if len(stops) or c >= len(doc):
+                return a + stop, None if lo is None else (lo, hi, totals.tolist())
+            a = c + 1
+
+    def _long_sentence_unit(self, result: BatchResult, docs: dict[str, list], doc: str, unit: Any, at: tuple) -> int:
+        """Record the outcome of a sentence from :meth:`_long_sentence`; returns the number of units (0 or 1)."""
+        if unit is None:
+            return 0
+        (lo, hi, (tok, oov, url)), (number, where, offset) = unit, at
+        s = self.settings
+        reason = "url" if url else "too_short" if tok <= s.sentence_min_tokens else "oov"
+        reason = "kept" if reason == "oov" and oov <= s.max_oov_fraction * tok else reason
+        slot = result.counts["sentence"].setdefault(reason, [0, 0])
+        slot[0], slot[1] = slot[0] + 1, slot[1] + doc.count(" ", lo, hi) + 1
+        pass_idx = s.passes.index("sentence")
+        if reason == "kept":
+            result.kept["sentence"].append(doc[lo:hi])
+            docs["sentence"].append(self.np.array([number], dtype=self.np.int64))
+        elif self._room(result, reason, pass_idx):
+            oov_words = self._first_oov_words(doc, lo, hi) if reason == "oov" else None
+            key = [result.source_idx, pass_idx, number, offset]
+            self._example(result, reason, key, "sentence", where, doc[lo : min(hi, lo + 400)], oov_words=oov_words)
+        return 1
+
+    def _first_oov_words(self, doc: str, lo: int, hi: int, k: int = 5) -> list[str]:
+        """``oov_check(doc[lo:hi], vocab)[2]`` (the first ``k`` distinct OOV words), a chunk at a time."""
+        words: dict[str, None] = {}
+        while lo < hi and len(words) < k:
+            cut = min(hi, whitespace_cut(doc, lo, lo + self.window_chars))
+            words.update(dict.fromkeys(w for w in oov_check(doc[lo:cut], self.vocab, k)[2] if w not in words))
+            lo = cut
+        return list(words)[:k]
+
+    def _span_pieces(self, doc: str) -> Iterator[tuple[str, int, None]]:
+        """``(piece, take, None)``: pieces of ``doc`` that start at a window's first word and end with the last word
+        of their ``take``-th window (-1: the rest of the document, all windows), so that the first ``take`` span
+        windows of each piece are the document's windows, in order."""
+        np = self.np
+        span, stride = self.settings.span_words, self.settings.span_stride
+        start, window = 0, self.window_chars
+        while len(doc) - start > window:
+            spaces = np.flatnonzero(np.frombuffer(doc[start : start + window].encode("utf-32-le"), np.uint32) == 32)
+            take = min((len(spaces) - span) // stride + 1, len(spaces) // stride)
+            if take < 1:  # fewer words than one window in `window` characters: widen it
+                window *= 2
+                continue
+            yield doc[start : start + int(spaces[(take - 1) * stride + span - 1])], take, None
+            start, window = start + int(spaces[take * stride - 1]) + 1, self.window_chars
+        yield doc[start:], -1, None

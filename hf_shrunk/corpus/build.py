@@ -4,7 +4,9 @@ Steps: resolve the vocabulary and the sources (tiers: :mod:`hf_shrunk.sources.ti
 into sentence and span units and keep those that pass the rule (:mod:`hf_shrunk.corpus.rule`, run by
 :mod:`hf_shrunk.corpus.executors`); remove exact duplicates across all sources (first occurrence kept, in corpus order:
 source, pass, document, unit); concatenate units with spaces into training sequences (:func:`group_units`, the
-paper's ``group_sentences``); shuffle with ``--seed`` and hold out validation and test sequences.
+paper's ``group_sentences``); shuffle with ``--seed`` and hold out validation and test sequences (``--split_by
+document``: whole source documents instead); measure the n-gram overlap of the held-out splits and of the GLUE dev
+sets with train (both in :mod:`hf_shrunk.corpus.contamination`; ``stats.json["contamination"]``).
 
 Output ``<root>/corpus/<name>/``: a ``DatasetDict`` (column ``text``; ``datasets.load_from_disk(folder)``), the same
 splits as ``parquet/<split>.parquet`` (``load_dataset("parquet", ...)``, the publish stage), ``stats.json`` (per
@@ -16,6 +18,7 @@ splits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
@@ -23,9 +26,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hf_shrunk.artifacts import Manifest, should_skip, stage_dir, staged_output, write_json
+from hf_shrunk.artifacts import Manifest, is_complete, should_skip, staged_output, write_json
 from hf_shrunk.config import ConfigError, UserError, parse_config, to_dict
 from hf_shrunk.corpus.config import CorpusConfig
+from hf_shrunk.corpus.contamination import (
+    contamination_lines,
+    contamination_report,
+    document_keys,
+    split_by_document,
+)
 from hf_shrunk.corpus.rule import OUTCOMES, REASONS, FilterSettings, words_of
 
 logger = logging.getLogger(__name__)
@@ -34,6 +43,11 @@ SPLITS = ("train", "validation", "test")
 AUTO_HELD_OUT = (100_000, 0.05)  # 'auto' = min(100000, 5% of the sequences) (paper: 100K each)
 # Config fields that do not change the output (excluded from the manifest key, so a re-run skips).
 RUNTIME_FIELDS = ("root", "overwrite", "num_proc", "executor")
+# Fields that only change the report in stats.json, not the splits: also outside the key (--overwrite recomputes).
+REPORT_FIELDS = ("contamination", "contamination_ngram", "contamination_glue")
+# Fields added after corpora were first built: left out of the key at their default (the paper's behaviour), so
+# existing corpus artifacts keep their key and are not rebuilt or refused.
+DEFAULT_FREE_FIELDS = {"split_by": "unit"}
 
 
 def group_units(units: Iterable[str], max_seq_len: int = 128, tokens_per_word: float = 1.2) -> list[str]:
@@ -116,14 +130,20 @@ def write_splits(folder: Path, splits: dict[str, list[str]]) -> None:
         ds.to_parquet(str(folder / "parquet" / f"{split}.parquet"))
 
 
-def _dedup(output, sources, settings: FilterSettings, dedup: bool, k: int) -> list[str]:
-    """Units in corpus order without exact duplicates; moves duplicate counts from ``kept`` to ``duplicate``."""
+def _dedup(output, sources, settings: FilterSettings, dedup: bool, k: int):
+    """Units in corpus order without exact duplicates, and the source document of each
+    (:func:`~hf_shrunk.corpus.contamination.document_keys`);
+    moves duplicate counts from ``kept`` to ``duplicate``."""
+    import numpy as np
+
     units: list[str] = []
+    docs = [np.zeros(0, dtype=np.int64)]
     seen: set[str] = set()
     examples = output.examples.setdefault("duplicate", [])
     for source_idx, kept in enumerate(output.kept):
         for pass_idx, unit_pass in enumerate(settings.passes):
             n_dup = w_dup = 0
+            unit_docs, first = document_keys(output, source_idx, unit_pass, len(kept.get(unit_pass, []))), []
             for i, unit in enumerate(kept.get(unit_pass, [])):
                 if dedup and unit in seen:
                     n_dup += 1
@@ -133,11 +153,13 @@ def _dedup(output, sources, settings: FilterSettings, dedup: bool, k: int) -> li
                     continue
                 seen.add(unit)
                 units.append(unit)
+                first.append(i)
+            docs.append(unit_docs[np.asarray(first, dtype=np.int64)])
             if n_dup:
                 counts = output.counts[source_idx][unit_pass]
                 counts["kept"] = [counts["kept"][0] - n_dup, counts["kept"][1] - w_dup]
                 counts["duplicate"] = [n_dup, w_dup]
-    return units
+    return units, np.concatenate(docs)
 
 
 def _outcome_table(counts: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, dict[str, int]]]:
@@ -181,6 +203,7 @@ def _stats(cfg, vocab, sources, output, splits, timings) -> dict[str, Any]:
         "name": cfg.name,
         "executor": cfg.executor,
         "num_proc": cfg.num_proc,
+        "split_by": cfg.split_by,
         "vocabulary": vocab.value.info() | {"tier": vocab.tier},
         "sources": per_source,
         "total": total | {"passes": _outcome_table(total_counts), "outcomes": reasons},
@@ -223,6 +246,29 @@ def _passthrough(cfg, vocab, source) -> tuple[dict[str, list[str]], dict[str, An
     return splits, stats
 
 
+def manifest_config(cfg: CorpusConfig) -> dict[str, Any]:
+    """The config the manifest records and keys on: without runtime and report-only fields, and without the fields
+    of :data:`DEFAULT_FREE_FIELDS` at their default."""
+    config = to_dict(cfg, exclude=RUNTIME_FIELDS + REPORT_FIELDS)
+    return {k: v for k, v in config.items() if DEFAULT_FREE_FIELDS.get(k, object()) != v}
+
+
+def vocab_input(vocab) -> dict[str, Any]:
+    """The manifest's ``vocab`` input: kind, path, fingerprint and tier (the key uses kind and fingerprint only),
+    plus what later stages need to load the same word list again: the spec asked for, the file read, the size."""
+    info = vocab.value.info()
+    return vocab.manifest_entry("vocab") | {"spec": info["spec"], "source": info["source"], "size": info["size"]}
+
+
+def vocab_record(corpus_dir: str | Path) -> dict[str, Any] | None:
+    """The vocabulary a corpus artifact was filtered with (its manifest's ``vocab`` input), or ``None``: what the
+    pretrain manifest records and the GLUE stage follows (``hf-shrunk glue --vocab model``)."""
+    if not is_complete(corpus_dir):
+        return None
+    entry = next((i for i in Manifest.read(corpus_dir).inputs if i.get("kind") == "vocab"), None)
+    return dict(entry) if entry and entry.get("fingerprint") else None
+
+
 def build_corpus(cfg: CorpusConfig, progress: bool = True) -> tuple[Path, dict[str, Any], bool]:
     """Build (or skip) the corpus described by ``cfg``.
 
@@ -233,7 +279,7 @@ def build_corpus(cfg: CorpusConfig, progress: bool = True) -> tuple[Path, dict[s
     Returns:
         `tuple[Path, dict, bool]`: the folder, its stats, and whether it was already up to date (skipped).
     """
-    from hf_shrunk.artifacts import read_json
+    from hf_shrunk.artifacts import artifact_lock, output_dir, read_json
     from hf_shrunk.sources import resolve_sources, resolve_vocab
 
     started = time.perf_counter()
@@ -244,20 +290,35 @@ def build_corpus(cfg: CorpusConfig, progress: bool = True) -> tuple[Path, dict[s
             "the paper's corpus (text-machine-lab/constrained_language) is passed through as it is; "
             "use it as the only --sources"
         )
-    folder = stage_dir("corpus", cfg.name, cfg.root)
-    inputs = [vocab.manifest_entry("vocab")] + [s.manifest_entry() for s in sources]
-    manifest = Manifest("corpus", cfg.name, config=to_dict(cfg, exclude=RUNTIME_FIELDS), inputs=inputs)
+    if sources[0].passthrough and cfg.split_by != "unit":
+        raise ConfigError("the paper's corpus keeps its own splits; --split_by document needs raw sources to filter")
+    folder = output_dir("corpus", cfg.name, cfg.root)
+    inputs = [vocab_input(vocab)] + [s.manifest_entry() for s in sources]
+    manifest = Manifest("corpus", cfg.name, config=manifest_config(cfg), inputs=inputs)
     if should_skip(folder, manifest, cfg.overwrite):
         logger.info("corpus %s is up to date (same config and inputs); --overwrite rebuilds it", folder)
         return folder, read_json(folder / "stats.json"), True
     settings = FilterSettings.from_config(cfg)
-    with staged_output(folder) as staging:
+    with artifact_lock(folder), staged_output(folder) as staging:
         if sources[0].passthrough:
             splits, stats = _passthrough(cfg, vocab, sources[0])
         else:
             splits, stats = _filter_and_split(cfg, vocab, sources, settings, staging, started, progress)
+        _add_contamination(cfg, splits, stats)
         _write_corpus(staging, splits, stats, sources, manifest, started)
     return folder, stats, False
+
+
+def _add_contamination(cfg: CorpusConfig, splits: dict[str, list[str]], stats: dict[str, Any]) -> None:
+    """``stats["contamination"]``: the n-gram overlap of the held-out splits and GLUE dev sets with train (unless
+    ``--no_contamination``), and its time."""
+    if not cfg.contamination:
+        return
+    t = time.perf_counter()
+    stats["contamination"] = contamination_report(
+        splits, cfg.contamination_ngram, cfg.contamination_glue, cfg.examples_per_reason
+    )
+    stats.setdefault("timings", {})["contamination_s"] = round(time.perf_counter() - t, 2)
 
 
 def _filter_and_split(cfg, vocab, sources, settings, staging: Path, started: float, progress: bool):
@@ -273,7 +334,7 @@ def _filter_and_split(cfg, vocab, sources, settings, staging: Path, started: flo
         output = run_local(sources, vocab.value.words, settings, cfg.num_proc, progress)
     timings["filter_s"] = time.perf_counter() - started
     t = time.perf_counter()
-    units = _dedup(output, sources, settings, cfg.dedup, cfg.examples_per_reason)
+    units, docs = _dedup(output, sources, settings, cfg.dedup, cfg.examples_per_reason)
     timings["dedup_s"], t = time.perf_counter() - t, time.perf_counter()
     if not units:
         raise UserError(
@@ -283,7 +344,11 @@ def _filter_and_split(cfg, vocab, sources, settings, staging: Path, started: flo
     sequences = group_units(units, cfg.max_seq_len, cfg.tokens_per_word)
     validation = held_out_size(cfg.validation_size, len(sequences), "--validation_size")
     test = held_out_size(cfg.test_size, len(sequences), "--test_size")
-    splits = split_sequences(sequences, validation, test, cfg.seed)
+    if cfg.split_by == "document":
+        group = functools.partial(group_units, max_seq_len=cfg.max_seq_len, tokens_per_word=cfg.tokens_per_word)
+        splits = split_by_document(units, docs, validation, test, len(sequences), group, cfg.seed)
+    else:
+        splits = split_sequences(sequences, validation, test, cfg.seed)
     timings["group_split_s"], t = time.perf_counter() - t, time.perf_counter()
     return splits, _stats(cfg, vocab, sources, output, splits, timings)
 
@@ -317,6 +382,7 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
     """A short human summary of ``stats.json``."""
     vocab = stats["vocabulary"]
     lines = [f"vocabulary: {vocab['spec']} ({vocab['size']} words, tier {vocab['tier']})"]
+    lines += contamination_lines(stats.get("contamination"))
     if "verification" in stats:
         for split, r in stats["verification"].items():
             lines.append(

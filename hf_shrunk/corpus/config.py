@@ -8,7 +8,9 @@ from hf_shrunk.config import CommonArgs, ConfigError, field, split_list
 
 @dataclasses.dataclass
 class CorpusConfig(CommonArgs):
-    name: str = field("default", help="Output name under <root>/corpus/ (or a path).")
+    name: str = field(
+        "default", help="Output name under <root>/corpus/ (a name, not a path: --root chooses the folder)."
+    )
     sources: list[str] = field(
         ["auto"],
         help="Raw text to filter: 'auto' (mirror, else Hub, else offline fallback), 'mirror' or 'mirror:NAME' "
@@ -40,6 +42,23 @@ class CorpusConfig(CommonArgs):
     )
     test_size: str = field("auto", help="Like --validation_size, for the test split.")
     seed: int = field(0, help="Seed of the sequence shuffle.")
+    split_by: str = field(
+        "unit",
+        help="How validation and test are held out: 'unit' (paper: shuffle the grouped sequences, so held-out text "
+        "can share a source document, even a span window, with train) or 'document' (whole source documents go to "
+        "one split; held-out sizes are then approximate).",
+    )
+    contamination: bool = field(
+        True,
+        help="Write a contamination report into stats.json: n-gram overlap of validation, test and GLUE dev "
+        "sets with train, with --examples_per_reason examples each (beyond the paper; docs/paper.md#differences).",
+    )
+    contamination_ngram: int = field(13, help="Contamination report: n of the word n-grams compared (13).")
+    contamination_glue: str = field(
+        "auto",
+        help="GLUE dev sets the contamination report checks: 'auto' (those in the data mirror), 'hub' (also from "
+        "the Hub), 'none', or a GLUE folder (<task>/<split>.parquet or the TSV layout).",
+    )
     max_docs: int | None = field(None, help="Read at most this many documents per source (Hub sources need it).")
     max_doc_chars: int = field(
         10_000_000, help="Refuse a document/line longer than this many characters (names file and line)."
@@ -51,6 +70,12 @@ class CorpusConfig(CommonArgs):
         "pipeline; needs the 'scale' extra).",
     )
     examples_per_reason: int = field(3, help="Dropped units kept per reason in stats.json for inspection.")
+
+    def _check_split_and_report(self):
+        if self.split_by not in ("unit", "document"):
+            raise ConfigError(f"--split_by must be 'unit' or 'document', got {self.split_by!r}")
+        if self.contamination_ngram < 1:
+            raise ConfigError(f"--contamination_ngram must be positive, got {self.contamination_ngram}")
 
     def __post_init__(self):
         if self.executor not in ("local", "datatrove"):
@@ -78,5 +103,6 @@ class CorpusConfig(CommonArgs):
             raise ConfigError(f"--max_oov_fraction must be in [0, 1), got {self.max_oov_fraction}")
         if self.span_stride <= 0 or self.span_words <= 0:
             raise ConfigError("--span_words and --span_stride must be positive")
+        self._check_split_and_report()
         if self.num_proc < 1:
             raise ConfigError(f"--num_proc must be >= 1, got {self.num_proc}")

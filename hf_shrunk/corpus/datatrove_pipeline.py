@@ -76,7 +76,7 @@ class UnitSplitter(PipelineStep):
             size[1] += len(doc.text)
             text = normalize(doc.text)
             for pass_idx, unit_pass in enumerate(self.settings.passes):
-                for unit_idx, unit in enumerate(self.settings.units(text, unit_pass)):
+                for unit_idx, unit in enumerate(self.settings.iter_units(text, unit_pass)):
                     self.stat_update(f"units_{unit_pass}")
                     key = [source_idx, pass_idx, doc_idx, unit_idx]
                     metadata = {"key": key, "pass": unit_pass, "location": doc.metadata.get("location", doc.id)}

@@ -26,7 +26,7 @@ from typing import Any
 
 from hf_shrunk.corpus.batch import BatchFilter
 from hf_shrunk.corpus.rule import BatchResult, DocBatch, FilterSettings, merge_examples
-from hf_shrunk.vocab import normalize_batch
+from hf_shrunk.vocab import normalize, normalize_batch
 
 BATCH_CHARS = 1_000_000
 BATCH_DOCS = 8192
@@ -34,7 +34,8 @@ BATCH_DOCS = 8192
 
 @dataclass
 class FilterOutput:
-    """What the filter produced, per source index."""
+    """What the filter produced, per source index. ``kept_docs[i][pass]`` lists numpy arrays of the document number
+    of each kept unit, in the order of ``kept[i][pass]`` (what ``--split_by document`` needs)."""
 
     kept: list[dict[str, list[str]]]
     counts: list[dict[str, dict[str, list[int]]]]
@@ -42,6 +43,7 @@ class FilterOutput:
     characters: list[int]
     seconds: list[float]
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    kept_docs: list[dict[str, list[Any]]] = field(default_factory=list)
 
 
 def add_counts(into: dict[str, dict[str, list[int]]], new: dict[str, dict[str, list[int]]]) -> None:
@@ -87,8 +89,26 @@ def _release_worker() -> None:
     _WORKER = None
 
 
+def normalize_long(text: str, chunk: int = BATCH_CHARS) -> str:
+    """``normalize(text)`` computed a chunk at a time, the chunks cut before a space (U+0020): lower-casing (final
+    sigma) and NFC never look across a space, so the result is the same, but NFC's buffers stay small (on one 100 MB
+    line with a few wide characters, whole-document NFC took 1 GB)."""
+    if len(text) <= chunk:
+        return normalize(text)
+    pieces, start = [], 0
+    while start < len(text):
+        cut = text.find(" ", start + chunk)
+        cut = len(text) if cut == -1 else cut
+        pieces.append(normalize(text[start:cut]))
+        start = cut
+    return "".join(pieces)
+
+
 def _filter(batch: DocBatch) -> tuple[BatchResult, int]:
-    batch.texts = normalize_batch(batch.texts)
+    if len(batch.texts) == 1:  # usually one very long document
+        batch.texts = [normalize_long(batch.texts[0])]
+    else:
+        batch.texts = normalize_batch(batch.texts)
     return _WORKER(batch), len(batch.texts)
 
 
@@ -132,6 +152,7 @@ def run_local(
     out = FilterOutput(
         [{p: [] for p in settings.passes} for _ in range(n)], [{} for _ in range(n)], [0] * n, [0] * n, [0.0] * n
     )
+    out.kept_docs = [{p: [] for p in settings.passes} for _ in range(n)]
     sizes, started = [[0, 0] for _ in range(n)], [0.0] * n
 
     def stream() -> Iterator[DocBatch]:
@@ -148,6 +169,7 @@ def run_local(
             i = result.source_idx
             for unit_pass, units in result.kept.items():
                 out.kept[i][unit_pass] += units
+                out.kept_docs[i][unit_pass].append(result.kept_docs[unit_pass])
             add_counts(out.counts[i], result.counts)
             merge_examples(out.examples, result.examples, settings.examples_per_reason)
             out.seconds[i] = time.perf_counter() - started[i]
@@ -195,8 +217,10 @@ def run_datatrove(
         [0] * n,
         [seconds / n] * n,
     )
+    out.kept_docs = [{p: [[]] for p in settings.passes} for _ in range(n)]
     for key, text in read_units(units_dir):
         out.kept[key[0]][settings.passes[key[1]]].append(text)
+        out.kept_docs[key[0]][settings.passes[key[1]]][0].append(key[2])
     for path in sorted(stats_dir.glob("documents-*.json")):
         for source_idx, (docs, chars) in read_json(path).items():
             out.documents[int(source_idx)] += docs

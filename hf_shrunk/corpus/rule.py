@@ -19,8 +19,10 @@ times faster; :func:`reference_filter` applies :func:`check_unit` unit by unit, 
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,7 @@ OUTCOMES = (KEPT, *REASONS)
 # learns abbreviations from the text and treats ellipses more carefully; the span pass covers what this misses.
 _END_RE = re.compile(r"""[.!?][.!?]*['"”’)\]]*(?=\s)""")  # [.!?]+ would defeat re's first-character scan
 _NEWLINE_RE = re.compile("\n")
+_WS_RE = re.compile(r"\s")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st jr sr prof rev gen capt lt sgt col vs etc cf al inc ltd corp fig approx dept".split()
 )
@@ -105,6 +108,62 @@ def span_windows(doc: str, span_words: int = 110, stride: int = 30) -> list[str]
     return [" ".join(words[start : start + span_words]) for start in range(0, len(words), stride)]
 
 
+def iter_sentences(doc: str) -> Iterator[str]:
+    """:func:`split_sentences` one sentence at a time (the breaks are found lazily, none are stored)."""
+    ends = (m.end() for m in _END_RE.finditer(doc) if doc[m.start()] != "." or not _no_end_dot(doc, m.start()))
+    lines = (m.end() for m in _NEWLINE_RE.finditer(doc))
+    start = 0
+    for end in heapq.merge(ends, lines, [len(doc)]):
+        sentence = doc[start:end].strip()
+        if sentence:
+            yield sentence
+        start = end
+
+
+def iter_spans(doc: str, span_words: int = 110, stride: int = 30) -> Iterator[str]:
+    """:func:`span_windows` one window at a time: only the start offsets of the next ``max(span_words, stride) + 1``
+    words are held, never the document's word list."""
+    need = max(span_words, stride)
+    starts = deque([0])  # start offsets of the words from the current window's first word on
+    space = doc.find(" ")
+    while True:
+        while len(starts) <= need and space != -1:
+            starts.append(space + 1)
+            space = doc.find(" ", space + 1)
+        yield doc[starts[0] : starts[span_words] - 1 if len(starts) > span_words else len(doc)]
+        if len(starts) <= stride:
+            return
+        for _ in range(stride):
+            starts.popleft()
+
+
+def last_break(doc: str, lo: int, hi: int) -> int | None:
+    """The last sentence break in ``(lo, hi]`` found in ``doc[lo:hi]`` (``None`` if there is none), where ``lo`` is 0,
+    a break or a whitespace. Only the tail is scanned, from a whitespace on: whether a position is a break depends
+    on the characters back to the whitespace before it, so breaks found in a slice that starts at a whitespace (or
+    at ``lo``) are breaks of the document. (A break at ``hi`` itself may be missed: its look-ahead is cut off.)"""
+    tail = 4096
+    while True:
+        match = _WS_RE.search(doc, hi - tail, hi) if hi - tail > lo else None
+        start = match.start() if match else lo
+        breaks = sentence_breaks(doc[start:hi])
+        if breaks or start == lo:
+            return start + breaks[-1] if breaks else None
+        tail *= 4
+
+
+def whitespace_cut(doc: str, lo: int, hi: int) -> int:
+    """A whitespace position in ``(lo, hi)`` as late as possible, else the first one from ``hi`` on, else
+    ``len(doc)``: cutting there splits no whitespace-free run (atom)."""
+    if hi >= len(doc):
+        return len(doc)
+    match = _WS_RE.search(doc[lo + 1 : hi][::-1])
+    if match:
+        return hi - 1 - match.start()
+    match = _WS_RE.search(doc, hi)
+    return match.start() if match else len(doc)
+
+
 @dataclass(frozen=True)
 class FilterSettings:
     """The knobs of the unit rule (a subset of ``CorpusConfig``)."""
@@ -136,6 +195,12 @@ class FilterSettings:
         if unit_pass == "sentence":
             return split_sentences(doc)
         return span_windows(doc, self.span_words, self.span_stride)
+
+    def iter_units(self, doc: str, unit_pass: str) -> Iterator[str]:
+        """:meth:`units` one at a time (bounded memory for very long documents)."""
+        if unit_pass == "sentence":
+            return iter_sentences(doc)
+        return iter_spans(doc, self.span_words, self.span_stride)
 
 
 def check_unit(text: str, min_tokens: int, vocab: frozenset[str], max_oov_fraction: float = 0.0) -> str | None:
@@ -175,10 +240,12 @@ class DocBatch:
 
 @dataclass
 class BatchResult:
-    """Kept units per pass (in document order), counts per pass and outcome, and a few dropped examples."""
+    """Kept units per pass (in document order), the document number of each kept unit (``kept_docs``, numpy
+    int64 arrays: ``--split_by document``), counts per pass and outcome, and a few dropped examples."""
 
     source_idx: int
     kept: dict[str, list[str]] = field(default_factory=dict)
+    kept_docs: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

@@ -5,6 +5,7 @@ The metric is an ``evaluate`` module shipped in ``glue/metrics/glue_metric``.
 
 from hf_shrunk.glue.config import GlueConfig
 from hf_shrunk.glue.data import TASKS, tokenized_task
+from hf_shrunk.glue.export import exported_tasks, parquet_name
 from hf_shrunk.glue.metrics import GLUE_METRIC_PATH, load_glue_metric
 from hf_shrunk.glue.run import evaluate_model, evaluate_pushed, format_summary, main, run_glue, training_arguments
 
@@ -14,9 +15,11 @@ __all__ = [
     "GlueConfig",
     "evaluate_model",
     "evaluate_pushed",
+    "exported_tasks",
     "format_summary",
     "load_glue_metric",
     "main",
+    "parquet_name",
     "run_glue",
     "tokenized_task",
     "training_arguments",

@@ -15,9 +15,32 @@ class GlueConfig(CommonArgs):
     tasks: list[str] = field(["all"], help="GLUE tasks (cola sst2 mrpc qqp stsb mnli qnli rte wnli) or 'all'.")
     seeds: list[str] = field(["0", "1", "2"], help="Fine-tuning seeds (paper: 0 1 2).")
     condition: str = field("both", help="'filtered' (vocabulary-filtered GLUE), 'full' or 'both'.")
-    baseline: str = field("none", help="'random-init' also scores the same architecture from random weights.")
+    baseline: str = field(
+        "none",
+        help="'random-init' also scores the same architecture from the weights its pretraining started from (the "
+        "run's step-0 snapshot or the Hub's step0 revision; rebuilt from the recorded initialisation if absent).",
+    )
+    checkpoint: str = field(
+        "best",
+        help="Which checkpoint of a pretrain run to score: 'best' (lowest dev loss, as the paper) or 'final'. A model "
+        "folder or Hub revision is scored as given.",
+    )
     data_dir: str | None = field(None, help="GLUE directory: <task>/<split>.parquet or the GLUE TSV layout.")
-    vocab: str = field("auto", help="Vocabulary for the filtered condition (as in `hf-shrunk corpus`).")
+    vocab: str = field(
+        "model",
+        help="Vocabulary of the filtered condition: 'model' (the one the model's corpus was filtered with, from its "
+        "pretrain manifest or the Hub repo's training_manifest.json), or another one asked for explicitly: 'auto' "
+        "(the paper's: mirror or pinned download), a file, or 'wordfreq:N'.",
+    )
+    allow_vocab_mismatch: bool = field(
+        False, help="Filter GLUE with a --vocab whose words differ from the model's (refused by default)."
+    )
+    head: str = field(
+        "roberta",
+        help="Classification head: 'roberta' (RoBERTa's first-token head, both families) or 'paper' (the paper's "
+        "factorized head: Linear(128 -> 1) pooling over positions, then Linear(H -> labels), ReLU for STS-B; "
+        "factorized models only; pads every input to --max_length).",
+    )
     learning_rate: float = field(2e-4, help="Peak learning rate (paper: 2e-4).")
     batch_size: int = field(32, help="Training batch size (paper: 32).")
     num_epochs: float = field(5.0, help="Training epochs (paper: 5).")
@@ -38,6 +61,12 @@ class GlueConfig(CommonArgs):
     def __post_init__(self):
         if self.condition not in ("filtered", "full", "both"):
             raise ConfigError(f"--condition must be filtered, full or both, got {self.condition!r}")
+        if self.head not in ("roberta", "paper"):
+            raise ConfigError(f"--head must be 'roberta' or 'paper', got {self.head!r}")
+        if self.head == "paper":
+            self.pad_to_max_length = True  # the pooling head sees exactly --max_length positions
+        if self.checkpoint not in ("best", "final"):
+            raise ConfigError(f"--checkpoint must be 'best' or 'final', got {self.checkpoint!r}")
         if self.baseline not in ("none", "random-init"):
             raise ConfigError(f"--baseline must be 'none' or 'random-init', got {self.baseline!r}")
         self.seeds = split_list(self.seeds)

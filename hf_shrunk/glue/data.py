@@ -9,7 +9,7 @@ import hashlib
 import os
 from typing import Any
 
-from hf_shrunk.artifacts import artifact_root, fingerprint, is_cached_dataset, save_cached_dataset
+from hf_shrunk.artifacts import artifact_root, fingerprint, load_cached_dataset, save_cached_dataset
 from hf_shrunk.sources import GLUE_TASKS, GlueTask
 
 # The one task table lives in hf_shrunk.sources.glue (fields, labels, splits, metrics); the GLUE stage scores the
@@ -88,8 +88,9 @@ def tokenized_task(
         }
     )
     cache = artifact_root(root) / "cache" / "glue" / key
-    if is_cached_dataset(cache):
-        return datasets.load_from_disk(str(cache))
+    cached = load_cached_dataset(cache)  # None if missing; a corrupt cache is removed (with a notice) and rebuilt
+    if cached is not None:
+        return cached
     kept = filter_condition(splits, task, condition, vocab)
     out = {}
     for split, data in kept.items():

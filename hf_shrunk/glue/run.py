@@ -4,7 +4,8 @@
 MODEL is a pretrain run name (``<root>/pretrain/<run>``), a local model directory, or a Hub repo id with an optional
 ``@revision`` (``org/shrunk-roberta-h256-i1024-a8-l8@step8000``). Paper hyperparameters are the defaults (lr 2e-4,
 batch 32, 5 epochs, max length 128, weight decay 0, otherwise Trainer defaults); seeds 0, 1, 2.
-``--baseline random-init`` scores the same architecture from random weights under the same protocol.
+``--baseline random-init`` scores the same architecture from the weights its pretraining started from (step 0) under
+the same protocol; ``--checkpoint best|final`` picks a run's checkpoint (see hf_shrunk.glue.weights).
 
 Fast where it costs nothing in fidelity: dynamic padding (each batch padded to its longest example) instead of padding
 to 128, evaluation sets sorted by length, tokenization cached across seeds, variants and re-runs. Training batches
@@ -27,10 +28,13 @@ from typing import Any
 
 from hf_shrunk.artifacts import (
     Manifest,
+    artifact_lock,
     artifact_root,
+    describe_differences,
     fingerprint,
     git_sha,
     is_complete,
+    output_dir,
     read_json,
     stage_dir,
     write_json,
@@ -38,14 +42,19 @@ from hf_shrunk.artifacts import (
 from hf_shrunk.config import ConfigError, UserError, parse_config, to_dict
 from hf_shrunk.glue.config import GlueConfig
 from hf_shrunk.glue.data import AGGREGATE_DEFINITION, TASKS, GlueTask, main_score, tokenized_task
+from hf_shrunk.glue.export import export_filtered_dev
+from hf_shrunk.glue.heads import head_overrides
+from hf_shrunk.glue.model_vocab import checked_vocab, glue_options, summary_fields, vocab_fields
 from hf_shrunk.glue.summary import format_summary, summarize
+from hf_shrunk.glue.weights import resolve_baseline, run_checkpoint, weights_for, weights_record
+from hf_shrunk.hub import hub_errors
 
 CONDITIONS = ("filtered", "full")
 # What a stored result depends on besides (model, revision, variant, condition, task, seed): a re-run with other
 # values must not silently reuse it.
 RESULT_SETTINGS = (
     "learning_rate", "batch_size", "num_epochs", "max_length", "weight_decay", "dropout", "max_train_samples",
-    "max_eval_samples", "pad_to_max_length", "group_by_length", "bf16", "vocab", "data_dir",
+    "max_eval_samples", "pad_to_max_length", "group_by_length", "bf16", "vocab", "data_dir", "head",
 )  # fmt: skip
 _REPO_ID_RE = re.compile(r"^[\w][\w.-]*/[\w][\w.-]*$")
 
@@ -61,10 +70,16 @@ class ModelRef:
     name: str  # results folder under <root>/glue/
     run: str | None = None
     perplexity: float | None = None
+    checkpoint: str | None = None  # a run's "best" or "final"; None for a folder or Hub revision scored as given
+    run_dir: str | None = None
+    baseline: Any = None  # hf_shrunk.glue.weights.Baseline, once resolved
 
 
-def resolve_model(spec: str, revision: str | None = None, root: str | None = None) -> ModelRef:
-    """A pretrain run name, a local directory or ``owner/repo[@revision]`` -> :class:`ModelRef`."""
+def resolve_model(
+    spec: str, revision: str | None = None, root: str | None = None, checkpoint: str = "best"
+) -> ModelRef:
+    """A pretrain run name (its ``checkpoint``: best or final), a local directory or ``owner/repo[@revision]`` ->
+    :class:`ModelRef`."""
     path = Path(spec).expanduser()
     if not path.exists() and "@" in spec:
         spec, _, at_revision = spec.rpartition("@")
@@ -75,11 +90,8 @@ def resolve_model(spec: str, revision: str | None = None, root: str | None = Non
     if path.is_dir() and (path / "model" / "config.json").is_file():
         run_dir = path
     if run_dir is not None and is_complete(run_dir) and (run_dir / "model").is_dir():
-        metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
-        loss = metrics.get("final", {}).get("eval_loss")
-        return ModelRef(
-            "run", str(run_dir / "model"), None, spec, run_dir.name, run_dir.name, math.exp(loss) if loss else None
-        )
+        folder, name, perplexity = run_checkpoint(run_dir, checkpoint)
+        return ModelRef("run", str(folder), None, spec, name, run_dir.name, perplexity, checkpoint, str(run_dir))
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ConfigError(f"{path} has no config.json: not a model directory (save one with save_pretrained)")
@@ -183,7 +195,7 @@ def finetune(
     ref: ModelRef, task: GlueTask, data: Any, seed: int, variant: str, cfg: GlueConfig, tokenizer: Any
 ) -> dict:
     """Fine-tune one (variant, task, seed) and score every evaluation split with the packaged GLUE metric."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
+    from transformers import AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
     from transformers.utils import logging as hf_logging
 
     set_seed(seed)
@@ -193,15 +205,13 @@ def finetune(
         # Fine-tuning dropout is the protocol's, not whatever the checkpoint was pretrained with.
         "hidden_dropout_prob": cfg.dropout,
         "attention_probs_dropout_prob": cfg.dropout,
-    }
+    } | head_overrides(cfg.head, ref.location, ref.revision, cfg.max_length)  # --head: hf_shrunk.glue.heads
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the new classifier head and the unused MLM head are expected, not news
     try:
-        if variant == "pretrained":
-            model = AutoModelForSequenceClassification.from_pretrained(ref.location, revision=ref.revision, **labels)
-        else:
-            config = AutoConfig.from_pretrained(ref.location, revision=ref.revision, **labels)
-            model = AutoModelForSequenceClassification.from_config(config)
+        # random-init starts from the run's step-0 weights (hf_shrunk.glue.weights), with a new head as pretrained
+        location, revision = weights_for(ref, variant)
+        model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision, **labels)
     finally:
         hf_logging.set_verbosity(verbosity)
     train = data["train"]
@@ -251,12 +261,6 @@ def _score_eval_splits(trainer: Any, task: GlueTask, data: Any, cfg: GlueConfig)
     return splits, n_eval, undefined
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
-    )
-
-
 def result_path(folder: Path, variant: str, condition: str, task: str, seed: int) -> Path:
     return folder / "results" / variant / condition / task / f"seed{seed}.json"
 
@@ -279,25 +283,25 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:
     from hf_shrunk.models import register_auto_classes
 
     register_auto_classes()
-    from hf_shrunk.sources import resolve_vocab
-
-    ref = resolve_model(cfg.model, cfg.revision, cfg.root)
-    folder = stage_dir("glue", cfg.name or ref.name, cfg.root)
-    if cfg.overwrite and folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    if not torch.cuda.is_available():
-        torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
-    tokenizer = AutoTokenizer.from_pretrained(ref.location, revision=ref.revision)
-    conditions = CONDITIONS if cfg.condition == "both" else (cfg.condition,)
-    variants = ["pretrained"] + (["random-init"] if cfg.baseline == "random-init" else [])
-    tasks, notes = selected_tasks(cfg.tasks, trainable_tasks(cfg.data_dir))
-    vocab = resolve_vocab(cfg.vocab).value if "filtered" in conditions else None
-    jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
-    bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
-    results, tiers = _run_jobs(cfg, ref, folder, tokenizer, vocab, bar, notes)
-    return _write_summary(cfg, ref, folder, vocab, tiers, notes, results)
+    ref = resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint)
+    folder = output_dir("glue", cfg.name or ref.name, cfg.root)
+    with artifact_lock(folder, overwrite=cfg.overwrite):  # a second writer of these results is refused
+        if not torch.cuda.is_available():
+            torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
+        with hub_errors(ref.location, ref.revision, enabled=ref.kind == "hub"):  # a missing repo, or offline
+            tokenizer = AutoTokenizer.from_pretrained(ref.location, revision=ref.revision)
+        conditions = CONDITIONS if cfg.condition == "both" else (cfg.condition,)
+        variants = ["pretrained"] + (["random-init"] if cfg.baseline == "random-init" else [])
+        tasks, notes = selected_tasks(cfg.tasks, trainable_tasks(cfg.data_dir))
+        if cfg.baseline == "random-init":
+            ref.baseline = resolve_baseline(ref, cfg.root)
+            notes += [ref.baseline.note] if ref.baseline.note else []
+        vocab = glue_options(cfg, ref, conditions)  # checks --head; --vocab model|...: hf_shrunk.glue.model_vocab
+        export_filtered_dev(folder, tasks, vocab, cfg.data_dir)  # the filtered dev sets as data, for publish
+        jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
+        bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
+        results, tiers = _run_jobs(cfg, ref, folder, tokenizer, vocab, bar, notes)
+        return _write_summary(cfg, ref, folder, vocab, tiers, notes, results)
 
 
 def _run_jobs(
@@ -313,8 +317,9 @@ def _run_jobs(
     for task_name, condition, variant, seed in bar:
         task = TASKS[task_name]
         path = result_path(folder, variant, condition, task_name, seed)
+        weights = weights_record(ref, variant)
         if path.is_file():
-            results.append(_stored_result(path, hyperparameters))
+            results.append(checked_vocab(_stored_result(path, hyperparameters, weights), vocab, condition, path))
             continue
         if task_name in missing:
             continue
@@ -349,7 +354,7 @@ def _run_jobs(
             "task": task_name,
             "seed": seed,
         }
-        record |= {"hyperparameters": hyperparameters, "git_sha": git_sha()}
+        record |= weights | vocab_fields(vocab, condition) | {"hyperparameters": hyperparameters, "git_sha": git_sha()}
         write_json(path, record)
         results.append(record)
         bar.write(
@@ -359,15 +364,18 @@ def _run_jobs(
     return results, tiers
 
 
-def _stored_result(path: Path, hyperparameters: dict[str, Any]) -> dict[str, Any]:
-    """A finished combination's record, refused if it was scored with other settings."""
+def _stored_result(path: Path, hyperparameters: dict[str, Any], weights: dict[str, Any]) -> dict[str, Any]:
+    """A finished combination's record, refused if it was scored with other settings or from other weights."""
     record = read_json(path)
-    if record.get("hyperparameters") != hyperparameters:
-        raise UserError(
-            f"{path} was scored with other settings "
-            f"({_diff(record.get('hyperparameters') or {}, hyperparameters)}). "
-            "Pass --overwrite to re-score, or --name to keep both."
-        )
+    for what, old, new in [
+        ("from other weights", {k: record.get(k) for k in weights}, weights),
+        ("with other settings", record.get("hyperparameters") or {}, hyperparameters),
+    ]:
+        if old != new:
+            changed = "; ".join(describe_differences(old, new))
+            raise UserError(
+                f"{path} was scored {what} ({changed}). Pass --overwrite to re-score, or --name to keep both."
+            )
     return record
 
 
@@ -379,9 +387,11 @@ def _write_summary(
         "model": ref.display,
         "run": ref.run,
         "revision": ref.revision,
+        "checkpoint": ref.checkpoint,
+        "baseline_init": ref.baseline.init if ref.baseline else None,
         "perplexity": ref.perplexity,
         "aggregate_definition": AGGREGATE_DEFINITION,
-        "vocabulary": vocab.info() if vocab else None,
+        **summary_fields(cfg, vocab),  # vocabulary, vocab {spec, fingerprint, matches_model, ...}, head
         "data_tiers": tiers,
         "notes": notes,
         "variants": summarize(results),
@@ -429,5 +439,6 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     summary = run_glue(cfg)
     print(format_summary(summary))
-    print(f"results: {stage_dir('glue', cfg.name or resolve_model(cfg.model, cfg.revision, cfg.root).name, cfg.root)}")
+    name = cfg.name or resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint).name
+    print(f"results: {stage_dir('glue', name, cfg.root)}")
     return 0

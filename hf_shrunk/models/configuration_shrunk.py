@@ -35,6 +35,12 @@ class ShrunkRobertaConfig(RobertaConfig):
             Width E of the embedding tables. May differ from ``hidden_size``.
         tie_word_embeddings (`bool`, defaults to `False`):
             Always `False` for this family: the paper's factorized models have an untied decoder.
+        classifier_head (`str`, defaults to `"roberta"`):
+            The head of ``ShrunkRobertaForSequenceClassification``: ``"roberta"`` (RoBERTa's first-token head) or
+            ``"paper"`` (the paper's factorized head: ``Linear(classifier_positions -> 1)`` pooling over positions,
+            then ``Linear(H -> num_labels)``, ReLU on the output for regression).
+        classifier_positions (`int`, defaults to 128):
+            Positions the ``"paper"`` head pools over; inputs must be padded to exactly this length.
 
     The other fields are those of [`RobertaConfig`].
 
@@ -54,6 +60,8 @@ class ShrunkRobertaConfig(RobertaConfig):
 
     embedding_size: int = 128
     tie_word_embeddings: bool = False
+    classifier_head: str = "roberta"
+    classifier_positions: int = 128
 
 
 __all__ = ["ShrunkRobertaConfig"]

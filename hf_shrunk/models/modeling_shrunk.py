@@ -77,6 +77,30 @@ class ShrunkLMHead(nn.Module):
         return self.decoder(self.layer_norm(gelu(self.dense(features))))
 
 
+class ShrunkPoolingClassificationHead(nn.Module):
+    """The classification head of the paper's factorized runs (``config.classifier_head = "paper"``): a learned
+    ``Linear(positions -> 1)`` pooling over the ``positions`` (128) positions of the last layer, then
+    ``Linear(H -> num_labels)``; for regression (one label: STS-B) a ReLU on the output. Inputs must be padded to
+    exactly ``positions`` tokens (``config.classifier_positions``, default 128)."""
+
+    def __init__(self, config: ShrunkRobertaConfig):
+        super().__init__()
+        self.positions = config.classifier_positions
+        self.pooler = nn.Linear(self.positions, 1)
+        self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
+        self.regression = config.num_labels == 1
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if features.shape[1] != self.positions:
+            raise ValueError(
+                f"the paper's pooling head pools exactly {self.positions} positions, got {features.shape[1]}: pad "
+                f"every input to {self.positions} tokens (padding='max_length', max_length={self.positions})"
+            )
+        pooled = self.pooler(features.transpose(1, 2)).squeeze(-1)  # (batch, H)
+        logits = self.out_proj(pooled)
+        return torch.relu(logits) if self.regression else logits
+
+
 class ShrunkRobertaModel(ShrunkRobertaPreTrainedModel):
     """Embeddings at E, the E -> H projection and the RoBERTa encoder (no pooler)."""
 
@@ -157,7 +181,11 @@ class ShrunkRobertaForSequenceClassification(ShrunkRobertaPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.roberta = ShrunkRobertaModel(config)
-        self.classifier = RobertaClassificationHead(config)
+        # "roberta" (default): RoBERTa's first-token head; "paper": the paper's position pooling (docs/paper.md)
+        if config.classifier_head == "paper":
+            self.classifier = ShrunkPoolingClassificationHead(config)
+        else:
+            self.classifier = RobertaClassificationHead(config)
         self.post_init()
 
     def forward(
@@ -208,6 +236,7 @@ ShrunkRobertaForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
 ShrunkRobertaForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
 __all__ = [
+    "ShrunkPoolingClassificationHead",
     "ShrunkRobertaForMaskedLM",
     "ShrunkRobertaForSequenceClassification",
     "ShrunkRobertaModel",

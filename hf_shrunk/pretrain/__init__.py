@@ -8,7 +8,15 @@ masking collator) are imported on first use, so ``hf-shrunk pretrain --help`` st
 from hf_shrunk.config import lazy_attribute
 from hf_shrunk.pretrain.config import PretrainConfig
 from hf_shrunk.pretrain.launch import main
-from hf_shrunk.pretrain.train import choose_precision, parse_snapshot_steps
+from hf_shrunk.pretrain.records import perplexity
+from hf_shrunk.pretrain.schedule import (
+    evaluation_steps,
+    parse_snapshot_steps,
+    sequences_in_update,
+    sequences_seen,
+    updates_for,
+)
+from hf_shrunk.pretrain.train import choose_precision
 from hf_shrunk.pretrain.train import main as train_main
 
 _LAZY = {
@@ -20,7 +28,19 @@ _LAZY = {
     "use_masked_positions_head": "hf_shrunk.pretrain.trainer",
 }
 
-__all__ = ["PretrainConfig", "choose_precision", "main", "parse_snapshot_steps", "train_main", *_LAZY]
+__all__ = [
+    "PretrainConfig",
+    "choose_precision",
+    "evaluation_steps",
+    "main",
+    "parse_snapshot_steps",
+    "perplexity",
+    "sequences_in_update",
+    "sequences_seen",
+    "train_main",
+    "updates_for",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

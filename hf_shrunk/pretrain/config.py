@@ -39,7 +39,17 @@ class PretrainConfig(CommonArgs):
     snapshot_steps: str = field(
         "pow2:512,every:1000",
         help="Steps whose weights are kept as snapshots (Hub step{N} branches): comma list of N, 'pow2:N' "
-        "(1,2,4..N) and 'every:N'. The final step is always kept.",
+        "(1,2,4..N) and 'every:N'. Step 0 (the initialisation) and the final step are always kept.",
+    )
+    model_checkpoint: str = field(
+        "best",
+        help="What model/ (the Hub's main) holds: 'best' (lowest dev loss, as the paper fine-tuned) or 'final'; "
+        "the other one is kept as a step{N} snapshot.",
+    )
+    decay_all_parameters: bool = field(
+        True,
+        help="Weight decay on every parameter in one AdamW group, as the paper's code (false: the Trainer's "
+        "grouping, which exempts biases and LayerNorms).",
     )
     eval_max_sequences: int | None = field(None, help="Evaluate on at most this many validation sequences.")
     max_train_sequences: int | None = field(None, help="Train on at most this many corpus sequences.")
@@ -51,6 +61,8 @@ class PretrainConfig(CommonArgs):
             raise ConfigError(f"--init must be 'paper' or 'hf', got {self.init!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"--precision must be auto, bf16 or fp32, got {self.precision!r}")
+        if self.model_checkpoint not in ("best", "final"):
+            raise ConfigError(f"--model_checkpoint must be 'best' or 'final', got {self.model_checkpoint!r}")
         if self.effective_batch_size < 1:
             raise ConfigError("--effective_batch_size must be positive")
         if not 0.0 < self.mlm_probability < 1.0:

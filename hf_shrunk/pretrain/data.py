@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from hf_shrunk.artifacts import artifact_root, fingerprint, is_cached_dataset, save_cached_dataset
+from hf_shrunk.artifacts import artifact_root, fingerprint, load_cached_dataset, save_cached_dataset
 
 EVAL_MASK_SEED = 1234
 _SEED_STRIDE = 1_000_003  # a prime: (epoch, index) pairs map to distinct seeds for any realistic corpus
@@ -150,8 +150,9 @@ def tokenize_corpus(
     """Tokenized ``train`` and pre-masked ``validation`` splits, built once and reused from ``cache_dir``."""
     import datasets
 
-    if is_cached_dataset(cache_dir):
-        return datasets.load_from_disk(str(cache_dir))
+    cached = load_cached_dataset(cache_dir)  # None if missing; a corrupt cache is removed (with a notice) and rebuilt
+    if cached is not None:
+        return cached
     corpus = datasets.load_from_disk(str(corpus_dir))
     fn = _tokenize_packed if pack else _tokenize_padded
     out = {}

@@ -3,12 +3,12 @@ one grid size on a corpus + tokenizer artifact, with the paper's recipe as the d
 (docs/paper.md#pretraining-recipe).
 
 Run folder ``<root>/pretrain/<name>/``: ``checkpoints/`` (resumable Trainer checkpoints), ``snapshots/step{N}/``
-(weights kept for the Hub's ``step{N}`` branches), ``best/``, ``model/`` (final weights), ``metrics.json`` and,
-written last, ``manifest.json``. Differences from the paper's code, on purpose: the loss covers masked tokens only
+(weights kept for the Hub's ``step{N}`` branches; ``step0`` is the initialisation), ``best/``, ``model/`` (the best
+weights by default, as the paper fine-tuned; see hf_shrunk.pretrain.records), ``metrics.json`` and, written last,
+``manifest.json``. Differences from the paper's code, on purpose: the loss covers masked tokens only
 and attention masks are used (the paper's loss also scored padding), and bf16 autocast is used where supported.
 """
 
-import math
 import shutil
 import sys
 from collections.abc import Sequence
@@ -18,41 +18,29 @@ from typing import Any
 from hf_shrunk.artifacts import (
     ArtifactError,
     Manifest,
+    describe_differences,
     is_complete,
+    output_dir,
     read_json,
     require_artifact,
-    stage_dir,
     write_json,
 )
 from hf_shrunk.config import ConfigError, packaged_config, parse_config, to_dict
-from hf_shrunk.models import flops_per_sequence, load_grid, parameter_counts
+from hf_shrunk.models import flops_per_sequence, load_grid
 from hf_shrunk.pretrain.config import PretrainConfig
+from hf_shrunk.pretrain.records import finish_run, keep_model_weights
+from hf_shrunk.pretrain.rundir import guarded_run
+from hf_shrunk.pretrain.schedule import (
+    eval_cadence,
+    evaluation_steps,
+    parse_snapshot_steps,
+    updates_for,
+)
 
 DESCRIPTION = (
     "Pretrain one grid size with transformers.Trainer (masked LM, the paper's recipe by default). Accepts every "
     "TrainingArguments flag too. Usually started through `hf-shrunk pretrain`, which wraps `accelerate launch`."
 )
-
-
-def parse_snapshot_steps(spec: str, total_steps: int) -> set[int]:
-    """``"pow2:512,every:1000,1500"`` -> {1, 2, 4, ..., 512, 1000, 1500, 2000, ...} up to ``total_steps`` (always
-    including ``total_steps``)."""
-    steps = {total_steps}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        kind, _, value = item.partition(":")
-        try:
-            number = int(value or kind)
-        except ValueError:
-            raise ConfigError(f"--snapshot_steps: cannot read {item!r}; use N, pow2:N or every:N") from None
-        if kind == "pow2":
-            steps |= {2**k for k in range(number.bit_length()) if 2**k <= number}
-        elif kind == "every":
-            steps |= set(range(number, total_steps + 1, number))
-        elif not value:
-            steps.add(number)
-        else:
-            raise ConfigError(f"--snapshot_steps: unknown item {item!r}; use N, pow2:N or every:N")
-    return {s for s in steps if 0 < s <= total_steps}
 
 
 def micro_batch(cfg: PretrainConfig, world_size: int, on_gpu: bool) -> tuple[int, int]:
@@ -97,6 +85,7 @@ def run_config(cfg: PretrainConfig, args: Any, size_slug: str, inputs: list[dict
         "adam_beta1",
         "adam_beta2",
         "weight_decay",
+        "max_grad_norm",
         "seed",
         "num_train_epochs",
         "max_steps",
@@ -127,8 +116,11 @@ def prepare_run_dir(run_dir: Path, config: dict, cfg: PretrainConfig) -> bool:
             )
         old = read_json(key_file)
         if old != config:
-            diff = [k for k in config if old.get(k) != config[k]]
-            raise ArtifactError(f"cannot resume {run_dir}: it was started with a different {', '.join(diff)} config")
+            changed = "; ".join(describe_differences(old, config))  # key: old -> new
+            raise ArtifactError(
+                f"cannot resume {run_dir}: it was started with another config ({changed}). "
+                "Resume with the values it was started with, or pass --overwrite to start again."
+            )
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(key_file, config)
     return False
@@ -149,7 +141,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     )
     if not cfg.size:
         raise ConfigError("pass --size SLUG (see `hf-shrunk sizes`), e.g. --size factorized-e32-h32-i64-a8-l1")
-    return train(cfg, args, AutoTokenizer)
+    run_dir = output_dir("pretrain", cfg.name or load_grid(cfg.grid).find(cfg.size).slug, cfg.root)
+    with guarded_run(run_dir, main_process=args.process_index == 0):  # lock, clean-up, disk-full and Ctrl-C notes
+        return train(cfg, args, AutoTokenizer)
 
 
 def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:
@@ -170,12 +164,14 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:
     from hf_shrunk.pretrain.trainer import restore_forward, set_cpu_threads
 
     size = load_grid(cfg.grid).find(cfg.size)
-    run_dir = stage_dir("pretrain", cfg.name or size.slug, cfg.root)
+    run_dir = output_dir("pretrain", cfg.name or size.slug, cfg.root)
     corpus_dir, corpus_manifest = require_artifact("corpus", cfg.corpus, cfg.root)
     tok_dir, tok_manifest = require_artifact("tokenizer", cfg.tokenizer, cfg.root)
     tokenizer = auto_tokenizer.from_pretrained(str(tok_dir))
     model_config = build_config(size, tokenizer, vocab_padding=cfg.vocab_padding, dropout=cfg.dropout)
     check_config_matches_tokenizer(model_config, tokenizer, where=str(tok_dir))
+    # Saved in every config.json: how step 0 was drawn, so a random-init baseline can be rebuilt without step0/.
+    model_config.shrunk_init = {"scheme": cfg.init, "seed": args.seed}
     setup = run_config(cfg, args, size.slug, _input_records(corpus_dir, corpus_manifest, tok_dir, tok_manifest))
     if _run_is_finished(run_dir, setup, cfg, args):
         print(f"{run_dir} is already trained with this config; pass --overwrite to retrain")
@@ -191,15 +187,17 @@ def train(cfg: PretrainConfig, args: Any, auto_tokenizer: Any) -> int:
         cfg, args, run_dir, model_config, tokenizer, train_set, eval_set, mask_config, total_steps
     )
     resume_from = _resume_checkpoint(cfg, trainer, run_dir)
+    # A fresh start evaluates (and keeps as snapshots/step0) the initial weights before the first update.
+    args.eval_on_start = resume_from is None
     if trainer.is_world_process_zero():
         _announce_run(cfg, args, size.slug, model, total_steps, run_dir)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if not any(h.get("step") == trainer.state.global_step and "eval_loss" in h for h in trainer.state.log_history):
         trainer.evaluate()  # the final step is a snapshot and needs its eval loss
     restore_forward(model)
-    trainer.save_model(str(run_dir / "model"))
+    keep_model_weights(trainer, run_dir, cfg.model_checkpoint)
     if trainer.is_world_process_zero():
-        finish_run(trainer, run_dir, size, model_config, setup, counts=count_model_parameters(model))
+        finish_run(trainer, run_dir, size, model_config, setup, counts=count_model_parameters(model), cfg=cfg)
     return 0
 
 
@@ -260,8 +258,12 @@ def _fill_training_args(cfg: PretrainConfig, args: Any, run_dir: Path, train_seq
     args.output_dir = str(run_dir / "checkpoints")
     args.per_device_train_batch_size, args.gradient_accumulation_steps = micro_batch(cfg, args.world_size, on_gpu)
     args.per_device_eval_batch_size = max(args.per_device_eval_batch_size, args.per_device_train_batch_size)
-    updates_per_epoch = train_sequences // cfg.effective_batch_size
-    total_steps = args.max_steps if args.max_steps > 0 else math.ceil(updates_per_epoch * args.num_train_epochs)
+    # ⌈N / B⌉ updates per epoch, the last on a partial batch, as the Trainer's dataloader (paper: 35,475).
+    total_steps = (
+        args.max_steps
+        if args.max_steps > 0
+        else updates_for(train_sequences, cfg.effective_batch_size, args.num_train_epochs)
+    )
     args.warmup_steps = min(4000, int(0.05 * total_steps)) if cfg.warmup == "paper" else int(cfg.warmup)
     args.include_num_input_tokens_seen = "non_padding"
     args.logging_nan_inf_filter = False
@@ -297,12 +299,18 @@ def _build_trainer(
     )
 
     flops = flops_per_sequence(size_of_config(model_config), model_config.vocab_size, cfg.max_seq_len)
+    snapshots = parse_snapshot_steps(cfg.snapshot_steps, total_steps)
+    cadence = eval_cadence(args.eval_strategy, args.eval_steps, total_steps)
     run_info = RunInfo(
         run_dir,
         cfg.effective_batch_size,
         cfg.max_seq_len,
         flops,
-        parse_snapshot_steps(cfg.snapshot_steps, total_steps),
+        snapshots,
+        train_sequences=len(train_set),
+        total_steps=total_steps,
+        eval_steps=cadence,
+        evaluated_steps=set(evaluation_steps(total_steps, cadence, snapshots)),
     )
     model = build_model(model_config, "mlm", init=cfg.init, seed=args.seed)
     use_masked_positions_head(model, cfg.masked_positions_head)
@@ -316,6 +324,7 @@ def _build_trainer(
         processing_class=tokenizer,
         callbacks=[CheckpointRecorder(run_info), EpochSetter(train_set)],
         run_info=run_info,
+        decay_all_parameters=cfg.decay_all_parameters,
     )
     return model, trainer
 
@@ -349,64 +358,4 @@ def _announce_run(cfg: PretrainConfig, args: Any, slug: str, model: Any, total_s
         f"({args.per_device_train_batch_size} per process x {args.world_size} x "
         f"{args.gradient_accumulation_steps} accumulation), "
         f"{'bf16' if args.bf16 else 'fp32'}, warm-up {args.warmup_steps}, into {run_dir}"
-    )
-
-
-def finish_run(trainer: Any, run_dir: Path, size: Any, model_config: Any, setup: dict, counts: dict) -> None:
-    """Write the final state, ``metrics.json`` and, last, ``manifest.json``."""
-    from hf_shrunk.artifacts import STATE_FILE
-
-    info = trainer.run_info
-    history = trainer.state.log_history
-    evals = sorted({h["step"]: h for h in history if "eval_loss" in h}.values(), key=lambda h: h["step"])
-    eval_history = [
-        info.progress(h["step"], 0)
-        | {"tokens": h.get("num_input_tokens_seen"), "eval_loss": h["eval_loss"], "perplexity": h["eval_perplexity"]}
-        for h in evals
-    ]
-    final = info.progress(trainer.state.global_step, trainer.state.num_input_tokens_seen) | {
-        "eval_loss": evals[-1]["eval_loss"]
-    }
-    write_json(run_dir / "model" / STATE_FILE, final)
-    best = min(eval_history, key=lambda h: h["eval_loss"])
-    metrics = {
-        "run": run_dir.name,
-        "slug": size.slug,
-        "family": size.family,
-        "dims": {
-            "E": size.E,
-            "H": size.H,
-            "I": size.I,
-            "A": size.A,
-            "A_requested": size.requested_heads,
-            "L": size.L,
-            "V": model_config.vocab_size,
-        },
-        "params": counts,
-        "params_closed_form": parameter_counts(size, model_config.vocab_size),
-        "flops_per_sequence": info.flops_per_sequence,
-        "eval_history": eval_history,
-        "train_history": [
-            {"step": h["step"], "loss": h["loss"], "learning_rate": h.get("learning_rate")}
-            for h in history
-            if "loss" in h
-        ],
-        "final": final,
-        "best": best,
-        "snapshots": sorted(info.snapshot_steps),
-        "train_runtime": next((h.get("train_runtime") for h in reversed(history) if "train_runtime" in h), None),
-    }
-    write_json(run_dir / "metrics.json", metrics)
-    manifest = Manifest(
-        "pretrain",
-        run_dir.name,
-        setup,
-        setup["inputs"],
-        extra={"slug": size.slug, "family": size.family, "params": counts, "final": final, "best_step": best["step"]},
-    )
-    manifest.write(run_dir)
-    print(
-        f"done: {size.slug} step {final['step']:,}, eval loss {final['eval_loss']:.4f} "
-        f"(perplexity {math.exp(final['eval_loss']):.2f}), "
-        f"{final['tokens']:,} tokens, {final['flops_paper']:.3g} FLOPs (paper convention) -> {run_dir}"
     )

@@ -5,9 +5,11 @@ The speed levers live inside the Trainer/accelerate path, so DDP and FSDP keep w
   layer — most of a small model's FLOPs — sees 15% of the positions;
 - the loss is the masked-token mean over the whole accumulated, all-process batch (``num_items_in_batch``), so one
   process with 4 accumulation steps and 2 processes with 2 compute the same update;
-- evaluation is a token-weighted mean over a fixed, pre-masked validation set (``perplexity = exp(loss)``).
-Every checkpoint and snapshot records step, sequences, tokens and cumulative FLOPs (both conventions) beside its
-eval loss, and a checksum list that ``--resume`` verifies.
+- evaluation is a token-weighted mean over a fixed, pre-masked validation set (perplexity, exp of that loss, is
+  computed once, when the run finishes).
+Every checkpoint and snapshot records step, sequences (exact: an epoch's last update may be partial), tokens and
+cumulative FLOPs (both conventions) beside its eval loss, and a checksum list that ``--resume`` verifies. The paper's
+optimizer (``decay_all_parameters``): AdamW with weight decay on every parameter, in one group.
 """
 
 import json
@@ -25,6 +27,7 @@ from transformers.utils import ModelOutput
 
 from hf_shrunk.artifacts import STATE_FILE, sha256_file, write_json
 from hf_shrunk.config import UserError
+from hf_shrunk.pretrain.schedule import best_loss_so_far, sequences_seen
 
 
 class TrainingDiverged(UserError):
@@ -89,22 +92,54 @@ class RunInfo:
     seq_len: int
     flops_per_sequence: dict[str, int]
     snapshot_steps: set[int]
+    train_sequences: int  # per epoch
+    total_steps: int
+    eval_steps: int | None = None  # the regular evaluation cadence
+    evaluated_steps: set[int] | None = None  # every step evaluated: cadence, snapshots, last
 
     def progress(self, step: int, tokens: int) -> dict[str, Any]:
-        sequences = step * self.effective_batch_size
+        sequences = sequences_seen(step, self.train_sequences, self.effective_batch_size)
         record = {"step": step, "sequences": sequences, "tokens": tokens, "token_positions": sequences * self.seq_len}
         record |= {f"flops_{name}": per_seq * sequences for name, per_seq in self.flops_per_sequence.items()}
         return record
 
 
 class ShrunkTrainer(Trainer):
-    def __init__(self, *args: Any, run_info: RunInfo, **kwargs: Any):
+    def __init__(self, *args: Any, run_info: RunInfo, decay_all_parameters: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.run_info = run_info
+        self.decay_all_parameters = decay_all_parameters
         # Our forward divides by num_items_in_batch itself, so the Trainer must count masked tokens for it and must
         # not divide by the accumulation steps again.
         self.model_accepts_loss_kwargs = True
         self.best_eval_loss = math.inf
+        self.add_callback(_TrainBegin(self))
+
+    def create_optimizer(self, model=None):
+        """With ``decay_all_parameters`` (the paper's ``torch.optim.AdamW(model.parameters(), weight_decay=0.01)``):
+        one parameter group, weight decay on every parameter; otherwise the Trainer's two groups."""
+        opt_model = self.model if model is None else model
+        if self.optimizer is not None or not self.decay_all_parameters:
+            return super().create_optimizer(model)
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+        if {"params", "model", "optimizer_dict"} & set(kwargs):
+            raise UserError(
+                f"--optim {self.args.optim} builds its own parameter groups; pass --decay_all_parameters false"
+            )
+        params = [p for p in opt_model.parameters() if p.requires_grad]
+        self.optimizer = optimizer_cls([{"params": params, "weight_decay": self.args.weight_decay}], **kwargs)
+        return self.optimizer
+
+    def begin_training(self, state: Any) -> None:
+        """Check that the Trainer plans the recipe's number of updates (the snapshot and evaluation steps depend on
+        it) and, on a resumed run, restore the lowest dev loss so far: ``best/`` is replaced only by a better one."""
+        if state.max_steps != self.run_info.total_steps:
+            raise UserError(
+                f"the Trainer plans {state.max_steps} updates but the recipe {self.run_info.total_steps} "
+                f"(⌈{self.run_info.train_sequences} / {self.run_info.effective_batch_size}⌉ per epoch); "
+                "please report this with `hf-shrunk env`"
+            )
+        self.best_eval_loss = best_loss_so_far(state.log_history, state.global_step)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs, num_items_in_batch=num_items_in_batch)
@@ -147,7 +182,6 @@ class ShrunkTrainer(Trainer):
         loss = (total / count.clamp(min=1)).item()
         metrics = {
             f"{metric_key_prefix}_loss": loss,
-            f"{metric_key_prefix}_perplexity": math.exp(min(loss, 50.0)),
             f"{metric_key_prefix}_masked_tokens": int(count.item()),
         }
         self.log(metrics)
@@ -166,19 +200,41 @@ class ShrunkTrainer(Trainer):
         if step in self.run_info.snapshot_steps:
             targets.append(self.run_info.run_dir / "snapshots" / f"step{step}")
         for target in targets:
-            self.save_model(str(target))
-            if self.is_world_process_zero():
-                write_json(target / STATE_FILE, record)
+            self.save_snapshot(target, record)
+
+    def save_snapshot(self, target: Path, record: dict[str, Any] | None = None) -> None:
+        """Save the current weights into ``target`` with their progress record (default: this step's, with its eval
+        loss from the history). All processes call; one writes the record."""
+        if record is None:
+            step = self.state.global_step
+            losses = [h["eval_loss"] for h in self.state.log_history if h.get("step") == step and "eval_loss" in h]
+            record = self.run_info.progress(step, self.state.num_input_tokens_seen)
+            record["eval_loss"] = losses[-1] if losses else None
+        self.save_model(str(target))
+        if self.is_world_process_zero():
+            write_json(target / STATE_FILE, record)
+
+
+class _TrainBegin(TrainerCallback):
+    """Calls :meth:`ShrunkTrainer.begin_training` once the Trainer has set up (or restored) its state."""
+
+    def __init__(self, trainer: ShrunkTrainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer.begin_training(state)
+        return control
 
 
 class CheckpointRecorder(TrainerCallback):
-    """Evaluates at snapshot steps and marks each saved checkpoint complete (with checksums) once fully written."""
+    """Evaluates at every step of the run's schedule (cadence, snapshots, last step) and marks each saved checkpoint
+    complete (with checksums) once fully written."""
 
     def __init__(self, run_info: RunInfo):
         self.run_info = run_info
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step in self.run_info.snapshot_steps:
+        if state.global_step in (self.run_info.evaluated_steps or self.run_info.snapshot_steps):
             control.should_evaluate = True
         return control
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hf_shrunk.artifacts import STATE_FILE, ArtifactError, artifact_root, is_complete, read_json, stage_dir
+from hf_shrunk.artifacts import STATE_FILE, ArtifactError, artifact_root, finished, is_complete, read_json, stage_dir
 from hf_shrunk.cards import (
     PROGRESS_KEYS,
+    glue_eval_result_files,
     load_run,
     model_card_context,
     render_checkpoint_card,
@@ -161,17 +162,25 @@ def _plan_file(source: Path, path: str) -> PlanFile:
     return PlanFile(path, data=(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
 
 
-def glue_summary(run_name: str, root: Path) -> dict[str, Any] | None:
-    """``<root>/glue/<run>/summary.json`` (the GLUE stage's output for a pretrain run), or None."""
-    path = stage_dir("glue", run_name, root) / "summary.json"
-    return read_json(path) if path.is_file() else None
+def glue_results(run_name: str, root: Path, checkpoint: str | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """(folder, summary) of the GLUE results of a pretrain run's ``main`` weights, or None: the finished GLUE
+    artifact whose ``summary.json`` names the run (and, where recorded, the checkpoint ``main`` holds), whatever the
+    artifact is called; ``<root>/glue/<run>/`` first, as ``hf-shrunk glue RUN`` names it."""
+    candidates = finished("glue", root)
+    candidates.sort(key=lambda p: p.name != run_name)
+    for folder in candidates:
+        path = folder / "summary.json"
+        summary = read_json(path) if path.is_file() else {}
+        if summary.get("run") == run_name and summary.get("checkpoint") in (None, checkpoint):
+            return folder, summary
+    return None
 
 
 def select_runs(sizes: list[str], root: Path) -> list[Path]:
     """Finished pretrain run folders named by ``sizes`` (run names, slugs or paths; ``all`` = every finished run)."""
     base = artifact_root(root) / "pretrain"
     if sizes == ["all"]:
-        runs = sorted(p for p in base.glob("*") if p.is_dir() and is_complete(p)) if base.is_dir() else []
+        runs = finished("pretrain", root)
         if not runs:
             raise ArtifactError(
                 f"no finished pretrain runs under {base}. Train one with `hf-shrunk pretrain --size SLUG`."
@@ -181,13 +190,28 @@ def select_runs(sizes: list[str], root: Path) -> list[Path]:
     for name in sizes:
         folder = stage_dir("pretrain", name, root)
         if not is_complete(folder):
-            found = sorted(p.name for p in base.glob("*") if is_complete(p)) if base.is_dir() else []
+            found = [p.name for p in finished("pretrain", root)]
             raise ArtifactError(
                 f"no finished pretrain run {name!r} at {folder}. Finished runs: {', '.join(found) or 'none'}. "
                 f"Train it with `hf-shrunk pretrain --size {name}`."
             )
         runs.append(folder)
     return runs
+
+
+def with_vocab(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The run manifest with ``extra.vocab``: the vocabulary input of the corpus artifact it names (when that artifact
+    is still there and is the one trained on), which ``hf-shrunk glue --vocab model`` reads from the Hub."""
+    from hf_shrunk.corpus import vocab_record
+
+    corpus = next((i for i in manifest.get("inputs") or [] if i.get("kind") == "corpus"), None)
+    extra = manifest.get("extra") or {}
+    if extra.get("vocab") or not corpus or not corpus.get("path") or not is_complete(corpus["path"]):
+        return manifest
+    if read_json(Path(corpus["path"]) / "manifest.json").get("key") != corpus.get("fingerprint"):
+        return manifest
+    vocab = vocab_record(corpus["path"])
+    return manifest | {"extra": extra | {"vocab": vocab}} if vocab else manifest
 
 
 def run_corpus_fingerprint(run: dict[str, Any]) -> str | None:
@@ -203,11 +227,14 @@ def plan_model_repo(
     license: str,
     corpus_key: str | None,
     suffix: str = "",
+    glue_repo: str | None = None,
 ) -> RepoPlan:
-    """The model repo of one pretrain run: ``main`` (final weights, card, checkpoints.json) and ``step{N}`` branches.
+    """The model repo of one pretrain run: ``main`` (the weights of ``model/``, card, checkpoints.json) and
+    ``step{N}`` branches.
 
     ``corpus_key`` is the manifest key of the corpus published as ``<org>/shrunk-corpus``: the card links that
-    dataset only if the run was trained on it. ``suffix`` (``--repo_suffix``) ends the repo name.
+    dataset only if the run was trained on it. ``suffix`` (``--repo_suffix``) ends the repo name. ``glue_repo`` is
+    the published vocabulary-filtered GLUE dev sets the card's filtered results name.
     """
     run = load_run(run_dir)
     slug = run["metrics"].get("slug") or run["name"]
@@ -217,19 +244,16 @@ def plan_model_repo(
             f"{repo_id}: a Hub repo name has at most {MAX_REPO_NAME} characters; shorten --repo_suffix"
         )
     dataset_repo = f"{org}/{DATASET_REPO_NAME}" if corpus_key and run_corpus_fingerprint(run) == corpus_key else None
-    context = model_card_context(run, repo_id, summary, fit, license=license, dataset_repo=dataset_repo)
+    context = model_card_context(
+        run, repo_id, summary, fit, license=license, dataset_repo=dataset_repo, glue_dataset_repo=glue_repo
+    )
     if not (run_dir / "model" / WEIGHTS).is_file():
         raise ArtifactError(f"{run_dir / 'model'} has no {WEIGHTS}; re-run `hf-shrunk pretrain --size {slug}`")
-    branches, records = [], []
-    for checkpoint, snapshot in zip(context["checkpoints"], run["snapshots"], strict=True):
-        files = folder_files(snapshot["dir"])
-        files.append(PlanFile("README.md", data=render_checkpoint_card(context, checkpoint).encode()))
-        message = f"Checkpoint {checkpoint['branch']} of {slug} ({checkpoint['tokens']} tokens)"
-        branches.append(Branch(checkpoint["branch"], sorted(files, key=lambda f: f.path), message))
-        records.append(_record(checkpoint["branch"], checkpoint, branches[-1]))
+    branches = _step_branches(context, run, slug)
+    records = [_record(b.name, checkpoint, b) for b, checkpoint in zip(branches, context["checkpoints"], strict=True)]
     main_files = folder_files(run_dir / "model")
     records.insert(0, _record("main", _state(run_dir / "model"), Branch("main", main_files, "")))
-    manifest = public_paths(run["manifest"], artifact_root(root))
+    manifest = public_paths(with_vocab(run["manifest"]), artifact_root(root))
     listing = {"format": 1, "repo_id": repo_id, "run": run_identity(manifest), "checkpoints": records}
     main_files += [
         PlanFile("README.md", data=render_model_card(context, summary).encode()),
@@ -237,21 +261,32 @@ def plan_model_repo(
         PlanFile("metrics.json", source=run_dir / "metrics.json"),
         PlanFile(RUN_FILE, data=json_bytes(manifest)),
     ]
+    eval_results = glue_eval_result_files(summary or {}, glue_repo)  # .eval_results/*.yaml
+    main_files += [PlanFile(path, data=text.encode()) for path, text in eval_results.items()]
     final = context["final"]
     main = Branch(
         "main",
         sorted(main_files, key=lambda f: f.path),
-        f"Publish {slug}: final weights (step {final['step']}) and card",
+        f"Publish {slug}: {context['main']['checkpoint']} weights (step {context['main']['step']}) and card",
     )
     note = (
         f"{human(context['params'].get('total'))} parameters, {final['tokens']:,} tokens, "
         f"dev loss {final['eval_loss']:.3f}"
     )
-    notes = (
-        [] if summary else [f"{repo_id}: no GLUE results (<root>/glue/{run['name']}/summary.json); the card says so"]
-    )
+    notes = [] if summary else [f"{repo_id}: no GLUE results for run {run['name']!r}; the card says so"]
     origin = run_identity(manifest)
     return RepoPlan(repo_id, "model", [main, *branches], note=note, notes=notes, origin=origin, origin_file=RUN_FILE)
+
+
+def _step_branches(context: dict[str, Any], run: dict[str, Any], slug: str) -> list[Branch]:
+    """One ``step{N}`` branch per kept snapshot: its weights and a card without results."""
+    branches = []
+    for checkpoint, snapshot in zip(context["checkpoints"], run["snapshots"], strict=True):
+        files = folder_files(snapshot["dir"])
+        files.append(PlanFile("README.md", data=render_checkpoint_card(context, checkpoint).encode()))
+        message = f"Checkpoint {checkpoint['branch']} of {slug} ({checkpoint['tokens']} tokens)"
+        branches.append(Branch(checkpoint["branch"], sorted(files, key=lambda f: f.path), message))
+    return branches
 
 
 def _record(name: str, progress: dict[str, Any], branch: Branch) -> dict[str, Any]:

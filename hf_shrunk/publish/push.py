@@ -36,6 +36,7 @@ from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, read_json, stage_dir
 from hf_shrunk.config import ConfigError, UserError, parse_config
+from hf_shrunk.hub import FILTERED_GLUE_REPO_NAME
 from hf_shrunk.publish.client import COLLECTION_DESCRIPTION, COLLECTION_TITLE, connect, hub_errors, retrying
 from hf_shrunk.publish.config import PublishConfig
 
@@ -57,48 +58,65 @@ class OtherRunError(UserError):
     """A repo to publish holds another training run (or corpus) and --overwrite was not given."""
 
 
-def check_inputs(cfg: PublishConfig) -> dict[Path, dict[str, Any] | None]:
-    """The pretrain runs to publish with their GLUE summaries; raises :class:`MissingResultsError` when one has none,
-    unless ``--allow_missing_results`` (or ``--dry_run``, which only reports it)."""
-    from hf_shrunk.publish.plan import glue_summary, select_runs
+def check_inputs(cfg: PublishConfig) -> dict[Path, tuple[Path, dict[str, Any]] | None]:
+    """The pretrain runs to publish with their GLUE results ``(folder, summary)``; raises
+    :class:`MissingResultsError` when one has none, unless ``--allow_missing_results`` (or ``--dry_run``, which only
+    reports it)."""
+    from hf_shrunk.publish.plan import glue_results, select_runs
 
     root = artifact_root(cfg.root)
     if cfg.sizes == ["none"] and not cfg.dataset:
         raise ConfigError("--sizes none publishes no model: add --dataset, or name the sizes to publish")
     runs = [] if cfg.sizes == ["none"] else select_runs(cfg.sizes, root)
-    summaries = {run: glue_summary(run.name, root) for run in runs}
-    missing = [run.name for run, summary in summaries.items() if summary is None]
+    results = {run: glue_results(run.name, root, _main_checkpoint(run)) for run in runs}
+    missing = [run.name for run, found in results.items() if found is None]
     if missing and not (cfg.allow_missing_results or cfg.dry_run):
         raise MissingResultsError(
-            f"no GLUE results for {', '.join(missing)} (expected <root>/glue/<run>/summary.json). Score them with "
-            f"`hf-shrunk glue {missing[0]}`, or pass --allow_missing_results to publish cards that say so."
+            f"no GLUE results for {', '.join(missing)} (no finished GLUE artifact's summary.json names the run). "
+            f"Score them with `hf-shrunk glue {missing[0]}`, or pass --allow_missing_results to publish cards that "
+            "say so."
         )
-    return summaries
+    return results
 
 
-def build_plan(cfg: PublishConfig, summaries: dict[Path, dict[str, Any] | None]) -> list[Any]:
-    """The repos to publish: one per run of ``summaries`` (from :func:`check_inputs`), plus the corpus."""
+def _main_checkpoint(run_dir: Path) -> str:
+    """Which checkpoint a run's ``model/`` (the Hub's ``main``) holds: the one its GLUE results must describe."""
+    metrics = run_dir / "metrics.json"
+    return (read_json(metrics) if metrics.is_file() else {}).get("model_checkpoint", "final")
+
+
+def build_plan(cfg: PublishConfig, results: dict[Path, tuple[Path, dict[str, Any]] | None]) -> list[Any]:
+    """The repos to publish: one per run of ``results`` (from :func:`check_inputs`), the vocabulary-filtered GLUE
+    dev sets their filtered results were scored on, and the corpus (``--dataset``)."""
     from hf_shrunk.artifacts import is_complete
+    from hf_shrunk.publish.glue_data import filtered_glue_sources, plan_filtered_glue_repo
     from hf_shrunk.publish.plan import plan_model_repo
 
     root = artifact_root(cfg.root)
     fit = None
     if cfg.fit and is_complete(stage_dir("fit", cfg.fit, root)):
         fit = read_json(stage_dir("fit", cfg.fit, root) / "fit.json")
-    corpus_dir = stage_dir("corpus", cfg.corpus, root)
-    corpus_key = _manifest_key(corpus_dir)
+    corpus_key = _manifest_key(stage_dir("corpus", cfg.corpus, root))
+    runs = sorted(results, key=lambda r: r.name)
+    glue_data = filtered_glue_sources({run.name: found for run, found in results.items() if found})
+    glue_repo = f"{cfg.org}/{FILTERED_GLUE_REPO_NAME}" if glue_data else None
     plans = [
-        plan_model_repo(run, cfg.org, root, summaries[run], fit, cfg.license, corpus_key, cfg.repo_suffix)
-        for run in sorted(summaries, key=lambda r: r.name)
-    ]
+        plan_model_repo(
+            run, cfg.org, root, (results[run] or (None, None))[1], fit, cfg.license, corpus_key, cfg.repo_suffix,
+            glue_repo,
+        )
+        for run in runs
+    ]  # fmt: skip
     seen: dict[str, str] = {}
-    for run, plan in zip(sorted(summaries, key=lambda r: r.name), plans, strict=True):
+    for run, plan in zip(runs, plans, strict=True):
         if plan.repo_id in seen:
             raise ConfigError(
                 f"pretrain runs {seen[plan.repo_id]!r} and {run.name!r} are the same size: both would publish to "
                 f"{plan.repo_id}. Choose one with --sizes, or publish each in its own run with a --repo_suffix."
             )
         seen[plan.repo_id] = run.name
+    if glue_data:
+        plans.append(plan_filtered_glue_repo(glue_data, cfg.org, [p.repo_id for p in plans]))
     if cfg.dataset:
         from hf_shrunk.publish.dataset import plan_dataset_repo
 
@@ -318,17 +336,17 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     (cfg,) = parse_config([PublishConfig], argv, prog=prog, description=DESCRIPTION)
     if not cfg.org:
         raise ConfigError("pass --org ORG: the Hub user or organisation that will own the repos")
-    summaries = check_inputs(cfg)
+    results = check_inputs(cfg)
     if cfg.to_dir is None and not cfg.dry_run:
         api, user = connect(cfg.token)  # fail on auth before hashing gigabytes of weights
-    plans = build_plan(cfg, summaries)
+    plans = build_plan(cfg, results)
     from hf_shrunk.publish.plan import format_plan, write_tree
 
     for plan in plans:
         for note in plan.notes:
             print(f"note: {note}")
     if cfg.dry_run:
-        missing = sorted(run.name for run, summary in summaries.items() if summary is None)
+        missing = sorted(run.name for run, found in results.items() if found is None)
         if missing and not cfg.allow_missing_results:
             refused = ", ".join(missing)
             print(f"warning: without --allow_missing_results a real publish refuses {refused} (no GLUE results)")

@@ -8,7 +8,7 @@ from hf_shrunk.config import CommonArgs, ConfigError, field, split_list
 
 @dataclasses.dataclass
 class FitConfig(CommonArgs):
-    name: str = field("default", help="Output name under <root>/fit/ (or a path).")
+    name: str = field("default", help="Output name under <root>/fit/ (a name, not a path: --root chooses the folder).")
     runs: list[str] = field(["all"], help="Pretrain runs to collect points from (names or paths), or 'all'.")
     points_csv: str | None = field(
         None,

@@ -27,6 +27,7 @@ from hf_shrunk.artifacts import (
     stage_dir,
 )
 from hf_shrunk.config import UserError
+from hf_shrunk.pretrain import perplexity
 from hf_shrunk.scaling.fit import FitError
 
 POINT_FIELDS = (
@@ -388,11 +389,10 @@ def _run_perplexity(run: str | None, root: str | Path | None) -> float | None:
     if not path.is_file():
         return None
     metrics = read_json(path)
-    loss = (metrics.get("final") or {}).get("eval_loss")
-    if loss is None:
-        losses = [e["eval_loss"] for e in metrics.get("eval_history") or [] if e.get("eval_loss") is not None]
-        loss = min(losses) if losses else None
-    return math.exp(loss) if loss is not None else None
+    if metrics.get("perplexity") is not None:  # the checkpoint in model/, which GLUE scored by default
+        return metrics["perplexity"]
+    loss = (metrics.get("final") or {}).get("eval_loss")  # a run made before metrics.json kept its perplexity
+    return perplexity(loss)
 
 
 def collect_glue(specs: Sequence[str] = ("auto",), root: str | Path | None = None) -> PointSet:

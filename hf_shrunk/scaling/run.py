@@ -25,10 +25,11 @@ import numpy as np
 
 from hf_shrunk.artifacts import (
     Manifest,
+    artifact_lock,
+    output_dir,
     read_json,
     require_artifact,
     should_skip,
-    stage_dir,
     staged_output,
     write_json,
 )
@@ -250,13 +251,13 @@ def _analyse(data: PointSet, glue: PointSet, cfg: FitConfig) -> tuple[dict[str, 
 def _run(cfg: FitConfig) -> tuple[dict[str, Any], Path, bool]:
     data = collect_points(cfg.runs, cfg.root, cfg.points_csv, x=cfg.x)
     glue = collect_glue(cfg.glue, cfg.root)
-    folder = stage_dir("fit", cfg.name, cfg.root)
+    folder = output_dir("fit", cfg.name, cfg.root)
     config = to_dict(cfg, exclude=("root", "overwrite"))
     manifest = Manifest("fit", cfg.name, config, inputs=data.inputs + glue.inputs)
     if should_skip(folder, manifest, cfg.overwrite):
         return read_json(folder / FIT_FILE), folder, True
     result, frontier = _analyse(data, glue, cfg)
-    with staged_output(folder) as staging:
+    with artifact_lock(folder), staged_output(folder) as staging:
         _write_points(staging / "points.csv", data.points)
         _write_points(staging / "frontier.csv", frontier)
         files = ["points.csv", "frontier.csv"]

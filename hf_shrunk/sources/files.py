@@ -92,13 +92,15 @@ def _lines(path: Path, limit: int) -> Iterator[tuple[int, str]]:
             number += 1
             if len(raw) > max_bytes:
                 raise _too_long(f"{path}:{number}", f"more than {limit:,}", limit)
-            try:
-                line = raw.decode("utf-8")
+            end = len(raw) - (raw.endswith(b"\n") + raw.endswith(b"\r\n"))
+            try:  # decode without the line break: no second copy of a very long line
+                line = str(memoryview(raw)[:end], "utf-8") if end < len(raw) else raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise UserError(
                     f"{path}:{number}: not valid UTF-8 (byte {raw[e.start]:#04x} at column {e.start + 1}). Re-encode "
                     f"the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed{''.join(path.suffixes)}`."
                 ) from e
+            del raw
             if number == 1:
                 line = line.removeprefix("\ufeff")
             yield number, line.rstrip("\r\n")

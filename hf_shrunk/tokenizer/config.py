@@ -8,7 +8,9 @@ from hf_shrunk.config import CommonArgs, field
 
 @dataclasses.dataclass
 class TokenizerConfig(CommonArgs):
-    name: str = field("default", help="Output name under <root>/tokenizer/ (or a path).")
+    name: str = field(
+        "default", help="Output name under <root>/tokenizer/ (a name, not a path: --root chooses the folder)."
+    )
     corpus: str = field("default", help="Corpus artifact to train on (name under <root>/corpus/ or a path).")
     vocab_size: int = field(19_000, help="BPE vocabulary size, special tokens included (paper: 19,000).")
     min_frequency: int = field(2, help="Minimum pair frequency for a merge.")

@@ -21,7 +21,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hf_shrunk.artifacts import Manifest, require_artifact, should_skip, stage_dir, staged_output, write_json
+from hf_shrunk.artifacts import (
+    Manifest,
+    artifact_lock,
+    output_dir,
+    require_artifact,
+    should_skip,
+    staged_output,
+    write_json,
+)
 from hf_shrunk.config import parse_config, to_dict
 from hf_shrunk.tokenizer.config import TokenizerConfig
 
@@ -158,15 +166,21 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         description="Train the byte-level BPE tokenizer (RoBERTa layout, 19,000 tokens by default) on a corpus "
         "artifact made by `hf-shrunk corpus`, and save it as a Hugging Face tokenizer.",
     )
-    import datasets
-
     corpus_dir, corpus_manifest = require_artifact("corpus", cfg.corpus, cfg.root)
-    out = stage_dir("tokenizer", cfg.name, cfg.root)
+    out = output_dir("tokenizer", cfg.name, cfg.root)
     inputs = [{"kind": "corpus", "path": str(corpus_dir), "fingerprint": corpus_manifest.key}]
     manifest = Manifest("tokenizer", cfg.name, to_dict(cfg, exclude=("root", "overwrite")), inputs)
-    if should_skip(out, manifest, cfg.overwrite):
-        print(f"tokenizer {out} is up to date (same corpus and config); pass --overwrite to retrain")
-        return 0
+    with artifact_lock(out):  # held from the check to the write: a second writer is refused before it trains
+        if should_skip(out, manifest, cfg.overwrite):
+            print(f"tokenizer {out} is up to date (same corpus and config); pass --overwrite to retrain")
+            return 0
+        return _train_and_save(cfg, corpus_dir, out, manifest)
+
+
+def _train_and_save(cfg: TokenizerConfig, corpus_dir: Path, out: Path, manifest: Manifest) -> int:
+    """Train on the corpus artifact and write the tokenizer, ``stats.json`` and, last, the manifest into ``out``."""
+    import datasets
+
     corpus = datasets.load_from_disk(str(corpus_dir))
     train = corpus["train"]
     if cfg.max_sequences is not None:

@@ -128,6 +128,7 @@ FIT = {
 def _card(run_dir, summary, fit=None):
     context = model_card_context(load_run(run_dir), REPO, summary, fit, card_version="0.0.0-golden")
     context["dataset_repo"] = f"{ORG}/shrunk-corpus"
+    context["glue_dataset_repo"] = f"{ORG}/glue-vocab-filtered"
     return context, render_model_card(context, summary)
 
 
@@ -209,9 +210,18 @@ def test_model_index_round_trips_through_the_hub_parser(run_dir):
         for r in card.data.eval_results
     }
     assert got == _expected_results(summary) and len(card.data.eval_results) == 16
-    assert all(
-        r.task_type == "text-classification" and r.dataset_type == "nyu-mll/glue" for r in card.data.eval_results
-    )
+    assert {(r.task_type, r.dataset_name.endswith("(full)"), r.dataset_type) for r in card.data.eval_results} == {
+        ("text-classification", True, "nyu-mll/glue"),
+        ("text-classification", False, f"{ORG}/glue-vocab-filtered"),
+    }
+    # saved again through huggingface_hub's own card data, no two results merge and none changes value
+    from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
+
+    _, again = model_index_to_eval_results(eval_results_to_model_index(card.data.model_name, card.data.eval_results))
+    assert {(r.dataset_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type, r.metric_value)
+            for r in again} == {(r.dataset_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type,
+                                 r.metric_value) for r in card.data.eval_results}  # fmt: skip
+    assert len(again) == 16
     metadata = yaml.safe_load(text.split("---\n")[1])
     results = metadata["model-index"][0]["results"]
     # one result per (condition, task, split): the two conditions are never merged into one entry

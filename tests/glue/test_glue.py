@@ -119,6 +119,21 @@ def test_run_glue_end_to_end_and_resume(trained_root, glue_dir, capsys):
     assert summary["perplexity"] > 1 and summary["data_tiers"]["sst2"] == "explicit"
     saved = json.loads((folder / "summary.json").read_text())
     assert saved["variants"] == summary["variants"]
+    # the filtered dev sets themselves, exported for the glue-vocab-filtered dataset repo: the examples scored
+    import pyarrow.parquet as pq
+
+    for task in ("sst2", "mrpc", "stsb", "rte"):
+        counts = json.loads((folder / "filtered_dev" / task / "counts.json").read_text())
+        dev = pq.read_table(folder / "filtered_dev" / task / "validation-00000-of-00001.parquet").to_pylist()
+        assert (
+            counts["splits"]["validation"]["kept"] == len(dev)
+            and counts["vocab"]["fingerprint"] == summary["vocab"]["fingerprint"]
+        )
+        assert counts["splits"]["validation"]["total"] == full["tasks"][task]["n_eval"]["validation"]
+        if task in filtered["tasks"]:
+            assert len(dev) == filtered["tasks"][task]["n_eval"]["validation"]
+        else:
+            assert len(dev) == 0
     # a re-run scores nothing again
     before = {p: p.stat().st_mtime_ns for p in (folder / "results").rglob("*.json")}
     again = run_glue(GlueConfig(**cfg))

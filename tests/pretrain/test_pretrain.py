@@ -1,7 +1,8 @@
 """Pretraining: recipe, records, resumability, failure modes, DDP equivalence (docs/paper.md#pretraining-recipe,
-issue 4)."""
+issue 4; step counts, step-0 weights, best checkpoint and the paper's optimizer: issue "Trustworthy results")."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -16,7 +17,13 @@ from safetensors.torch import load_file
 from hf_shrunk.artifacts import ArtifactError, Manifest
 from hf_shrunk.config import CONFIG_DIR, ConfigError
 from hf_shrunk.models.grid import flops_per_sequence_paper, load_grid
-from hf_shrunk.pretrain import parse_snapshot_steps
+from hf_shrunk.pretrain import (
+    evaluation_steps,
+    parse_snapshot_steps,
+    sequences_in_update,
+    sequences_seen,
+    updates_for,
+)
 from hf_shrunk.pretrain import train_main as pretrain_main
 from hf_shrunk.pretrain.trainer import STATE_FILE, CorruptCheckpoint, TrainingDiverged, find_resume_checkpoint
 from hf_shrunk.tokenizer import main as tokenizer_main
@@ -62,9 +69,13 @@ def test_run_folder_and_records(run):
     assert final["flops_paper"] == per_sequence * 12 * 16
     assert 0 < final["tokens"] <= final["token_positions"]
     steps = [h["step"] for h in metrics["eval_history"]]
-    assert steps == sorted(steps) and {1, 2, 4, 8, 12} <= set(steps)
-    # snapshots at pow2 steps and the final step, each recording its own progress and eval loss
-    for step in (1, 2, 4, 8, 12):
+    assert steps == [0, 1, 2, 4, 8, 12] and metrics["eval_steps"] == 4
+    # perplexity is computed once, at the end, as exp of the masked-token loss
+    for entry in (final, metrics["best"], *metrics["eval_history"]):
+        assert entry["perplexity"] == pytest.approx(math.exp(entry["eval_loss"]), rel=1e-12)
+    # snapshots at step 0 (the initialisation), pow2 steps and the final step, each with its own progress and loss
+    assert metrics["snapshots"] == [0, 1, 2, 4, 8, 12]
+    for step in (0, 1, 2, 4, 8, 12):
         state = json.loads((run / "snapshots" / f"step{step}" / STATE_FILE).read_text())
         assert state["step"] == step and state["flops_paper"] == per_sequence * step * 16
         assert state["eval_loss"] == next(h["eval_loss"] for h in metrics["eval_history"] if h["step"] == step)
@@ -104,7 +115,7 @@ def test_rerun_skips_and_refuses_other_configs(root, run, capsys):
 
 
 def test_snapshot_step_spec():
-    assert parse_snapshot_steps("pow2:8,every:10,15", 25) == {1, 2, 4, 8, 10, 15, 20, 25}
+    assert parse_snapshot_steps("pow2:8,every:10,15", 25) == {0, 1, 2, 4, 8, 10, 15, 20, 25}
     with pytest.raises(ConfigError, match="pow2:N"):
         parse_snapshot_steps("log:3", 10)
 
@@ -236,3 +247,176 @@ def test_two_process_ddp_matches_one_process(root):
         a, b = [h[field] for h in ddp[key]], [h[field] for h in one[key]]
         assert len(a) == len(b) > 2
         assert a == pytest.approx(b, rel=1e-4), key
+
+
+# ------------------------------------------------------------------ issue "Trustworthy results", items 2-5
+
+
+def test_model_folder_holds_the_best_checkpoint(run):
+    """Paper: the best-dev-loss weights are the ones fine-tuned; model/ (the Hub's main), metrics.json and the
+    state file all describe that checkpoint, and the final weights stay a snapshot."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    best = min((h for h in metrics["eval_history"] if h["step"] > 0), key=lambda h: h["eval_loss"])
+    assert metrics["best"] == best and metrics["model_checkpoint"] == "best"
+    assert metrics["model_step"] == best["step"] and metrics["perplexity"] == best["perplexity"]
+    state = json.loads((run / "model" / STATE_FILE).read_text())
+    assert state["checkpoint"] == "best" and state["step"] == best["step"] and state["eval_loss"] == best["eval_loss"]
+    model = load_file(run / "model" / "model.safetensors")
+    for other in (run / "best", run / "snapshots" / f"step{best['step']}"):
+        assert all(torch.equal(model[k], v) for k, v in load_file(other / "model.safetensors").items())
+    assert (run / "snapshots" / f"step{metrics['final']['step']}" / "model.safetensors").is_file()
+
+
+def test_step0_snapshot_is_the_initialisation(run):
+    """The weights before the first update, kept as snapshots/step0 (the random-init baseline), with the
+    initialisation recorded in config.json so it can be rebuilt."""
+    from transformers import AutoConfig
+
+    from hf_shrunk.models import build_model
+
+    config = AutoConfig.from_pretrained(run / "snapshots" / "step0")
+    assert config.shrunk_init == {"scheme": "hf", "seed": 0}  # the demo profile's init
+    step0 = load_file(run / "snapshots" / "step0" / "model.safetensors")
+    initial = build_model(config, init="hf", seed=0).state_dict()
+    assert step0.keys() <= initial.keys() and all(torch.equal(initial[k], v) for k, v in step0.items())
+    step1 = load_file(run / "snapshots" / "step1" / "model.safetensors")
+    assert not torch.equal(
+        step0["roberta.encoder.layer.0.output.dense.weight"], step1["roberta.encoder.layer.0.output.dense.weight"]
+    )
+    state = json.loads((run / "snapshots" / "step0" / STATE_FILE).read_text())
+    assert state["step"] == state["sequences"] == state["tokens"] == state["flops_paper"] == 0
+    assert state["eval_loss"] > 0
+
+
+def test_step_counts_of_the_paper_corpus():
+    """⌈9,081,490 / 256⌉ = 35,475 updates, the last on 146 sequences; the snapshots and evaluations end there."""
+    n, batch = 9_081_490, 256
+    assert updates_for(n, batch) == 35_475 and updates_for(n, batch, epochs=2) == 70_950
+    assert sequences_in_update(35_475, n, batch) == 146 and sequences_in_update(35_474, n, batch) == 256
+    assert sequences_seen(35_475, n, batch) == n and sequences_seen(35_476, n, batch) == n + 256
+    snapshots = parse_snapshot_steps("pow2:512,every:1000", 35_475)
+    assert min(snapshots) == 0 and max(snapshots) == 35_475
+    schedule = evaluation_steps(35_475, 1000, snapshots)
+    assert schedule[-1] == 35_475
+    figure_points = [s for s in schedule if s % 1000 == 0 and s > 0] + [35_475]  # the paper's 36 dev points
+    assert len(figure_points) == 36
+
+
+def test_recipe_plans_the_paper_number_of_updates(tmp_path):
+    from transformers import TrainingArguments
+
+    from hf_shrunk.config import packaged_config, parse_config
+    from hf_shrunk.pretrain import PretrainConfig
+    from hf_shrunk.pretrain.train import _fill_training_args
+
+    cfg, args = parse_config(
+        [PretrainConfig, TrainingArguments], ["--size", SLUG], default_config=packaged_config("pretrain_paper")
+    )
+    assert _fill_training_args(cfg, args, tmp_path, 9_081_490, on_gpu=False) == 35_475
+    assert args.warmup_steps == 1773  # min(4000, 5% of 35,475)
+
+
+def test_partial_last_batch_is_counted_exactly(root):
+    """100 sequences in batches of 16: 7 updates, the last on 4 sequences; counts, FLOPs and the snapshot of the
+    last step follow the real data, and model_checkpoint=final puts the last weights in model/."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from hf_shrunk.pretrain.data import _tokenize_padded
+
+    extra = ("--max_train_sequences", "100", "--max_steps", "-1", "--model_checkpoint", "final")
+    assert pretrain_main(args_for(root, "partial", *extra)) == 0
+    run = root / "pretrain" / "partial"
+    metrics = json.loads((run / "metrics.json").read_text())
+    final = metrics["final"]
+    assert final["step"] == 7 and final["sequences"] == 100 and metrics["train_sequences"] == 100
+    assert final["flops_paper"] == flops_per_sequence_paper(load_grid(str(TEST_GRID)).find(SLUG), 310) * 100
+    texts = datasets.load_from_disk(str(root / "corpus" / "default"))["train"][:100]["text"]
+    rows = _tokenize_padded({"text": texts}, AutoTokenizer.from_pretrained(root / "tokenizer" / "default"), 128)
+    assert final["tokens"] == sum(map(sum, rows["attention_mask"]))  # what the Trainer really saw: each row once
+    assert metrics["snapshots"][-1] == 7 and [h["step"] for h in metrics["eval_history"]][-1] == 7
+    assert metrics["model_checkpoint"] == "final" and metrics["model_step"] == 7
+    model = load_file(run / "model" / "model.safetensors")
+    last = load_file(run / "snapshots" / "step7" / "model.safetensors")
+    assert all(torch.equal(model[k], v) for k, v in last.items())
+    assert metrics["best"]["step"] in metrics["snapshots"]  # the best weights are kept (and published) too
+
+
+def _trainer(root, name, *extra):
+    """A ShrunkTrainer set up as `train` sets it up, from the paper profile (the default) unless ``extra`` says."""
+    from transformers import AutoTokenizer, TrainingArguments
+
+    from hf_shrunk.artifacts import require_artifact
+    from hf_shrunk.config import packaged_config, parse_config
+    from hf_shrunk.models import build_config
+    from hf_shrunk.pretrain import PretrainConfig
+    from hf_shrunk.pretrain.train import _build_trainer, _fill_training_args, _load_sequences
+
+    argv = ["--root", str(root), "--grid", str(TEST_GRID), "--size", SLUG, "--use_cpu", "true", *extra]
+    cfg, args = parse_config(
+        [PretrainConfig, TrainingArguments], argv, default_config=packaged_config("pretrain_paper")
+    )
+    corpus_dir, corpus_manifest = require_artifact("corpus", cfg.corpus, cfg.root)
+    tok_dir, tok_manifest = require_artifact("tokenizer", cfg.tokenizer, cfg.root)
+    tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    mask = {k: getattr(cfg, k) for k in ("mlm_probability", "mask_replace_prob", "random_replace_prob")}
+    train_set, eval_set = _load_sequences(cfg, args, corpus_dir, corpus_manifest, tok_manifest, tokenizer, mask)
+    run_dir = root / "pretrain" / name
+    total = _fill_training_args(cfg, args, run_dir, len(train_set), on_gpu=False)
+    size = load_grid(str(TEST_GRID)).find(SLUG)
+    config = build_config(size, tokenizer)
+    return _build_trainer(cfg, args, run_dir, config, tokenizer, train_set, eval_set, mask, total)[1]
+
+
+def test_paper_profile_uses_the_papers_optimizer(root, monkeypatch):
+    """The paper's code: torch.optim.AdamW over all parameters (weight decay 0.01 on biases and LayerNorms too)
+    and no gradient clipping. The Trainer's default would exempt biases and LayerNorms and clip at 1.0."""
+    small = ("--effective_batch_size", "16", "--max_steps", "1", "--eval_max_sequences", "16")
+    trainer = _trainer(root, "paper-optimizer", *small)
+    assert trainer.args.max_grad_norm == 0 and trainer.args.weight_decay == 0.01
+    optimizer = trainer.create_optimizer()
+    assert len(optimizer.param_groups) == 1 and optimizer.param_groups[0]["weight_decay"] == 0.01
+    assert {id(p) for p in optimizer.param_groups[0]["params"]} == {id(p) for p in trainer.model.parameters()}
+
+    def no_clipping(*args, **kwargs):
+        raise AssertionError("gradients were clipped")
+
+    monkeypatch.setattr(trainer, "_clip_grad_norm", no_clipping)
+    trainer.train()
+    assert trainer.state.global_step == 1
+    stock = _trainer(root, "trainer-optimizer", *small, "--decay_all_parameters", "false", "--max_grad_norm", "1")
+    groups = stock.create_optimizer().param_groups
+    assert [g["weight_decay"] for g in groups] == [0.01, 0.0] and stock.args.max_grad_norm == 1
+
+
+def test_resume_keeps_a_better_best_checkpoint(root):
+    """After --resume, best/ is replaced only by an evaluation better than the best one before the interruption.
+    The run is cut back to checkpoint-4 and its step-4 evaluation made unbeatable; the re-run step 8 must not win."""
+    import hashlib
+    import shutil
+
+    assert pretrain_main(args_for(root, "resume-best", "--max_steps", "8")) == 0
+    run = root / "pretrain" / "resume-best"
+    for leftover in ("manifest.json", "metrics.json", "model", "checkpoints/checkpoint-8"):
+        path = run / leftover
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    ckpt = run / "checkpoints" / "checkpoint-4"
+    trainer_state = json.loads((ckpt / "trainer_state.json").read_text())
+    for entry in trainer_state["log_history"]:
+        if entry.get("step") == 4 and "eval_loss" in entry:
+            entry["eval_loss"] = 0.001
+    (ckpt / "trainer_state.json").write_text(json.dumps(trainer_state))
+    record = json.loads((ckpt / STATE_FILE).read_text())
+    record["files"]["trainer_state.json"] = hashlib.sha256((ckpt / "trainer_state.json").read_bytes()).hexdigest()
+    (ckpt / STATE_FILE).write_text(json.dumps(record))
+    shutil.rmtree(run / "best")
+    shutil.copytree(run / "snapshots" / "step4", run / "best")
+    best_state = json.loads((run / "best" / STATE_FILE).read_text()) | {"eval_loss": 0.001}
+    (run / "best" / STATE_FILE).write_text(json.dumps(best_state))
+
+    assert pretrain_main(args_for(root, "resume-best", "--max_steps", "8", "--resume")) == 0
+    assert json.loads((run / "best" / STATE_FILE).read_text())["step"] == 4
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["best"]["step"] == metrics["model_step"] == 4 and metrics["best"]["eval_loss"] == 0.001
+    step4 = load_file(run / "snapshots" / "step4" / "model.safetensors")
+    assert all(torch.equal(step4[k], v) for k, v in load_file(run / "model" / "model.safetensors").items())

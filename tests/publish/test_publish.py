@@ -52,6 +52,7 @@ def _assert_same_logits(loaded, local_dir):
 def test_publish_then_load_models_cards_and_corpus(fakehub, suite):
     from datasets import load_dataset
     from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
     from transformers import AutoModelForMaskedLM
 
     import hf_shrunk
@@ -88,7 +89,25 @@ def test_publish_then_load_models_cards_and_corpus(fakehub, suite):
             for r in results
         }
         assert got == {(c, t, s, "pearsonr" if m == "pearson" else m, round(v, 4)) for c, t, s, m, v in want}
-        assert all(r.dataset_type == "nyu-mll/glue" for r in results)
+        filtered_repo = f"{org}/glue-vocab-filtered"
+        assert {(r.dataset_name.endswith("(full)"), r.dataset_type) for r in results} == {
+            (True, "nyu-mll/glue"),
+            (False, filtered_repo),
+        }
+        # round trip through huggingface_hub's model-index: every result keeps its value and its identity
+        card = ModelCard.load(repo)
+        _, again = model_index_to_eval_results(eval_results_to_model_index(card.data.model_name, results))
+
+        def keyed(rs):
+            return sorted((r.dataset_type, r.dataset_name, r.dataset_config, r.dataset_split, r.metric_type,
+                           r.metric_value) for r in rs)  # fmt: skip
+
+        assert keyed(again) == keyed(results) and len({k[:5] for k in keyed(again)}) == len(results)
+        assert {".eval_results/glue.yaml", ".eval_results/glue-vocab-filtered.yaml"} <= set(files)
+    filtered_dev = load_dataset(f"{org}/glue-vocab-filtered", "sst2", split="validation")
+    exported = suite / "glue" / ROBERTA / "filtered_dev" / "sst2" / "validation-00000-of-00001.parquet"
+    local_dev = __import__("datasets").load_dataset("parquet", data_files=str(exported))["train"]
+    assert len(filtered_dev) > 0 and filtered_dev["sentence"] == local_dev["sentence"]
     dataset_files = set(fakehub.api.list_repo_files(f"{org}/shrunk-corpus", repo_type="dataset"))
     assert {"vocabulary/words.txt", "tokenizer/tokenizer.json", "filter_stats.json", "README.md"} <= dataset_files
     shipped = fakehub.api.hf_hub_download(f"{org}/shrunk-corpus", "vocabulary/words.txt", repo_type="dataset")
@@ -109,7 +128,7 @@ def test_publish_then_load_models_cards_and_corpus(fakehub, suite):
     collections = list(fakehub.api.list_collections(owner=org))
     assert len(collections) == 1
     items = {i.item_id for i in fakehub.api.get_collection(collections[0].slug).items}
-    assert items == {f"{org}/shrunk-{FACTORIZED}", f"{org}/shrunk-{ROBERTA}", f"{org}/shrunk-corpus"}
+    assert items == {f"{org}/shrunk-{FACTORIZED}", f"{org}/shrunk-{ROBERTA}", f"{org}/shrunk-corpus", filtered_repo}
 
 
 REMOTE_CODE = """
@@ -205,7 +224,7 @@ def test_interrupted_publish_completes_on_rerun(fakehub, suite, tmp_path, capsys
     assert publish(suite, org, "--dataset") == 0
     assert publish_main(["verify", "--org", org]) == 0
     out = capsys.readouterr().out
-    assert "verify: 3 repo(s) match" in out
+    assert "verify: 4 repo(s) match" in out
 
 
 def test_verify_detects_a_tampered_branch(fakehub, suite, capsys):
@@ -289,7 +308,8 @@ def test_to_dir_holds_exactly_what_a_push_uploads(fakehub, suite, tmp_path):
     plan = json.loads((out / "plan.json").read_text())
     assert publish(suite, fakehub.org, "--dataset") == 0
     folders = sorted(p for p in out.glob("*/*/*") if p.is_dir())
-    assert len(folders) == sum(len(r["branches"]) for r in plan["repos"]) == 2 * 4 + 2 + 1
+    # per model: step0 1 2 4 8 and main; the corpus; the filtered GLUE dev sets
+    assert len(folders) == sum(len(r["branches"]) for r in plan["repos"]) == 2 * 6 + 2
     for folder in folders:
         repo_type, name, branch = folder.relative_to(out).parts
         hub = _hub_tree(fakehub.api, f"{fakehub.org}/{name}", repo_type.rstrip("s"), branch)
@@ -301,7 +321,7 @@ def test_dry_run_prints_the_plan_and_renders_cards_only(fakehub, suite, tmp_path
     assert publish(suite, fakehub.org, "--dataset", "--dry_run", "--to_dir", str(out)) == 0
     assert fakehub.server.log == []
     printed = capsys.readouterr().out
-    assert f"{fakehub.org}/shrunk-{FACTORIZED} (model, 5 branch(es)" in printed and "model.safetensors" in printed
+    assert f"{fakehub.org}/shrunk-{FACTORIZED} (model, 6 branch(es)" in printed and "model.safetensors" in printed
     assert {p.name for p in out.rglob("*") if p.is_file()} == {"README.md", "plan.json"}
     assert (out / "datasets" / "shrunk-corpus" / "main" / "README.md").read_text().startswith("---\n")
 

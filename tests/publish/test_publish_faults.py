@@ -60,7 +60,8 @@ def endpoint(monkeypatch):
 
 
 def _repos(org):
-    return [(f"{org}/shrunk-{s}", "model") for s in (FACTORIZED, ROBERTA)] + [(f"{org}/shrunk-corpus", "dataset")]
+    datasets = [(f"{org}/shrunk-corpus", "dataset"), (f"{org}/glue-vocab-filtered", "dataset")]
+    return [(f"{org}/shrunk-{s}", "model") for s in (FACTORIZED, ROBERTA)] + datasets
 
 
 def _histories(api, repos):
@@ -222,10 +223,10 @@ def test_publish_and_verify_through_a_faulty_proxy(fakehub, suite, fast_waits, e
         # every commit landed once: each branch holds the repo's first commit and exactly one of ours
         histories = _histories(fakehub.api, _repos(org))
         assert set(histories.values()) == {2}, histories
-        assert len(histories) == 2 * 5 + 1
+        assert len(histories) == 2 * 6 + 2  # 6 branches per model, corpus, filtered GLUE
         assert proxy.counts["commits"] == _commits(fakehub) == len(histories)
         assert cli_main(["publish", "verify", "--org", org]) == 0
-        assert "verify: 3 repo(s) match their checkpoints.json (deep" in capsys.readouterr().out
+        assert "verify: 4 repo(s) match their checkpoints.json (deep" in capsys.readouterr().out
         before = _commits(fakehub)
         assert cli_main(["publish", "--root", str(suite), "--org", org, "--dataset"]) == 0
         assert _commits(fakehub) == before
@@ -278,8 +279,9 @@ def test_interrupted_publish_leaves_no_complete_looking_main(fakehub, suite, fas
 def test_step_branches_are_committed_before_main(fakehub, suite):
     org = fakehub.org
     assert publish_main(["--root", str(suite), "--org", org, "--sizes", ROBERTA, "--no_collection"]) == 0
-    order = [p.split("/commit/")[1] for m, p, s in fakehub.server.log if m == "POST" and "/commit/" in p]
-    assert order[-1] == "main" and len(order) == 5 and "main" not in order[:-1]
+    repo = f"/api/models/{org}/shrunk-{ROBERTA}/commit/"
+    order = [p.split("/commit/")[1] for m, p, s in fakehub.server.log if m == "POST" and repo in p]
+    assert order[-1] == "main" and len(order) == 6 and order[0] == "step0" and "main" not in order[:-1]
 
 
 # ------------------------------------------------------------------------------------------ another run's repo
