@@ -47,7 +47,7 @@ def measure(tokenizer, data, pad: bool, bf16: bool, steps: int) -> dict:
     set_seed(0)
     config = build_config(Size("roberta", 128, 128, 512, 4, 4), tokenizer)
     model = build_model(config, task="classification", seed=0, num_labels=2)
-    cfg = GlueConfig(model="bench", pad_to_max_length=pad, bf16=bf16)
+    cfg = GlueConfig(model="bench", pad_to_max_length=pad, precision="bf16" if bf16 else "fp32")
     with tempfile.TemporaryDirectory() as tmp:
         args = training_arguments(cfg, 0, tmp)
         args.max_steps = steps

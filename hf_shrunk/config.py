@@ -103,11 +103,14 @@ def parse_config(
     positional: str | None = None,
     default_config: str | os.PathLike | None = None,
     defaults: dict[str, Any] | None = None,
+    owned: dict[str, str] | None = None,
 ) -> tuple[Any, ...]:
     """Parse ``argv`` into instances of ``dataclass_types``: ``defaults``, then the packaged YAML
     (``default_config``), then the user's ``--config`` YAML, then flags — each overriding the previous.
 
-    Unknown YAML keys and invalid values raise :class:`ConfigError` naming the key (and the file).
+    Unknown YAML keys and invalid values raise :class:`ConfigError` naming the key (and the file). ``owned`` maps
+    fields the command sets itself (e.g. TrainingArguments the pretraining recipe derives) to what to use instead:
+    setting one by flag or in the user's YAML is refused with that hint rather than silently overwritten.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(dataclass_types, prog=prog, description=description, positional=positional)
@@ -116,20 +119,8 @@ def parse_config(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     pre_args, _ = pre.parse_known_args(argv)
-    defaults, origin = dict(defaults or {}), {}
-    actions = {a.dest: a for a in parser._actions}
-    for source in [default_config, pre_args.config]:
-        if not source:
-            continue
-        values = load_yaml(source)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown key(s) {', '.join(unknown)}. Valid keys are the flags listed by --help."
-            )
-        for key, value in values.items():
-            defaults[key] = check_yaml_value(actions[key], value, f"{source}: {key}")
-            origin[key] = source
+    refuse_owned(argv, pre_args.config, owned or {})
+    defaults, origin = _yaml_defaults(parser, [default_config, pre_args.config], known, dict(defaults or {}))
     if defaults:
         parser.set_defaults(**defaults)
 
@@ -153,6 +144,38 @@ def parse_config(
             where = "".join(f" ({k} is set in {origin[k]})" for k in named if values.get(k) == defaults.get(k))
             raise ConfigError(f"{e}{where}") from e
     return tuple(out)
+
+
+def _yaml_defaults(
+    parser: Any, sources: list[Any], known: set[str], defaults: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``defaults`` updated from each YAML file of ``sources`` in turn (checked against the parser's fields), and
+    which file set each key."""
+    origin: dict[str, Any] = {}
+    actions = {a.dest: a for a in parser._actions}
+    for source in filter(None, sources):
+        values = load_yaml(source)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key(s) {', '.join(unknown)}. Valid keys are the flags listed by --help."
+            )
+        for key, value in values.items():
+            defaults[key] = check_yaml_value(actions[key], value, f"{source}: {key}")
+            origin[key] = source
+    return defaults, origin
+
+
+def refuse_owned(argv: Sequence[str], config_file: str | None, owned: dict[str, str]) -> None:
+    """Raise :class:`ConfigError` if ``argv`` (``--name``, ``--name=v``, dashes or underscores) or the YAML file
+    ``config_file`` sets a field of ``owned``, naming what to use instead."""
+    given = [arg[2:].split("=", 1)[0].replace("-", "_") for arg in argv if arg.startswith("--")]
+    found = [(f"--{name}", owned[name]) for name in given if name in owned]
+    if config_file and not found:
+        found = [(f"{name} (in {config_file})", owned[name]) for name in load_yaml(config_file) if name in owned]
+    if found:
+        what, instead = found[0]
+        raise ConfigError(f"{what} is set by this command, not by you: {instead}")
 
 
 def check_yaml_value(action: argparse.Action, value: Any, where: str) -> Any:

@@ -36,7 +36,7 @@ class DemoConfig:
         help="GLUE learning rate (paper: 2e-4). Random-init twins barely move at it in ~100 updates; "
         "the demo shows that.",
     )
-    glue_bf16: bool = field(True, help="bf16 autocast for GLUE fine-tuning (paper: fp32).")
+    glue_precision: str = field("bf16", help="GLUE fine-tuning precision: 'bf16' autocast or 'fp32' (paper).")
     org: str | None = field(
         None,
         help="Hub user or organisation for the cards' repo ids and --push (required with --push). Without it the "
@@ -130,7 +130,7 @@ def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
         max_eval_samples=64 if cfg.smoke else None,
         num_epochs=1.0 if cfg.smoke else cfg.glue_epochs,
         learning_rate=cfg.glue_learning_rate,
-        bf16=cfg.glue_bf16,
+        precision=cfg.glue_precision,
         overwrite=cfg.overwrite,
     )
     summary = run_glue(glue_cfg)

@@ -42,25 +42,33 @@ class GlueConfig(CommonArgs):
         "factorized models only; pads every input to --max_length).",
     )
     learning_rate: float = field(2e-4, help="Peak learning rate (paper: 2e-4).")
-    batch_size: int = field(32, help="Training batch size (paper: 32).")
-    num_epochs: float = field(5.0, help="Training epochs (paper: 5).")
-    max_length: int = field(128, help="Truncation length in tokens (paper: 128).")
+    batch_size: int = field(
+        32, help="Training batch size (paper: 32).", metadata={"aliases": ["--per_device_train_batch_size"]}
+    )
+    num_epochs: float = field(5.0, help="Training epochs (paper: 5).", metadata={"aliases": ["--num_train_epochs"]})
+    max_length: int = field(
+        128, help="Truncation length in tokens (paper: 128).", metadata={"aliases": ["--max_seq_length"]}
+    )
     weight_decay: float = field(0.0, help="Weight decay (paper: 0).")
     dropout: float = field(0.1, help="Dropout while fine-tuning, whatever the checkpoint was pretrained with (0.1).")
-    eval_batch_size: int = field(256, help="Evaluation batch size.")
+    eval_batch_size: int = field(
+        256, help="Evaluation batch size.", metadata={"aliases": ["--per_device_eval_batch_size"]}
+    )
     max_train_samples: int | None = field(None, help="Fine-tune on at most this many training examples.")
     max_eval_samples: int | None = field(None, help="Score on at most this many evaluation examples.")
     pad_to_max_length: bool = field(False, help="Pad every batch to --max_length (run_glue.py style; slower).")
     group_by_length: bool = field(
         False, help="Batch examples of similar length (faster; hurt small models on SST-2 in our tests, so off)."
     )
-    bf16: bool = field(False, help="bf16 autocast (paper: fp32).")
+    precision: str = field("fp32", help="'fp32' (paper) or 'bf16' (autocast; the same flag as `hf-shrunk pretrain`).")
     name: str | None = field(None, help="Results folder under <root>/glue/ (default: derived from MODEL).")
     num_threads: int | None = field(None, help="CPU threads (default: all cores).")
 
     def __post_init__(self):
         if self.condition not in ("filtered", "full", "both"):
             raise ConfigError(f"--condition must be filtered, full or both, got {self.condition!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"--precision must be fp32 or bf16, got {self.precision!r}")
         if self.head not in ("roberta", "paper"):
             raise ConfigError(f"--head must be 'roberta' or 'paper', got {self.head!r}")
         if self.head == "paper":

@@ -54,7 +54,7 @@ CONDITIONS = ("filtered", "full")
 # values must not silently reuse it.
 RESULT_SETTINGS = (
     "learning_rate", "batch_size", "num_epochs", "max_length", "weight_decay", "dropout", "max_train_samples",
-    "max_eval_samples", "pad_to_max_length", "group_by_length", "bf16", "vocab", "data_dir", "head",
+    "max_eval_samples", "pad_to_max_length", "group_by_length", "precision", "vocab", "data_dir", "head",
 )  # fmt: skip
 _REPO_ID_RE = re.compile(r"^[\w][\w.-]*/[\w][\w.-]*$")
 
@@ -178,7 +178,7 @@ def training_arguments(cfg: GlueConfig, seed: int, output_dir: str):
         logging_strategy="no",
         report_to="none",
         disable_tqdm=True,
-        bf16=cfg.bf16,
+        bf16=cfg.precision == "bf16",
         use_cpu=not on_gpu,
         dataloader_pin_memory=on_gpu,
     )

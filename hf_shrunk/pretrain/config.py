@@ -5,6 +5,23 @@ import dataclasses
 
 from hf_shrunk.config import CommonArgs, ConfigError, field
 
+_BATCH = "use --effective_batch_size (sequences per update; micro-batches and accumulation are derived per device)"
+_HUB = "pretraining writes <root>/pretrain/<name>/; upload finished runs with `hf-shrunk publish --org ORG`"
+# TrainingArguments that the recipe derives, refused with what to use instead (issue: flags mean what they say).
+RECIPE_FLAGS = {
+    "per_device_train_batch_size": _BATCH,
+    "gradient_accumulation_steps": _BATCH,
+    "warmup_steps": "use --warmup N (updates) or --warmup paper (min(4000, 5% of updates))",
+    "warmup_ratio": "use --warmup N (updates) or --warmup paper (min(4000, 5% of updates))",
+    "output_dir": "the run folder is <root>/pretrain/<name>/: use --root and --name",
+    "bf16": "use --precision bf16 (or auto, fp32): one precision flag for every stage",
+    "fp16": "use --precision bf16 or fp32 (fp16 is not offered: its loss scaling is untested here)",
+    "push_to_hub": _HUB,
+    "hub_model_id": _HUB,
+    "hub_strategy": _HUB,
+    "hub_private_repo": _HUB,
+}
+
 
 @dataclasses.dataclass
 class PretrainConfig(CommonArgs):
@@ -34,7 +51,7 @@ class PretrainConfig(CommonArgs):
     )
     init: str = field("paper", help="'paper' (Xavier-normal weights, 0.01 biases) or 'hf' (transformers' default).")
     dropout: float = field(0.1, help="Hidden and attention dropout (paper: 0.1).")
-    warmup: str = field("paper", help="Warm-up updates: 'paper' = min(4000, 5%% of updates), or a number.")
+    warmup: str = field("paper", help="Warm-up updates: 'paper' = min(4000, 5%% of updates), at least 1; or a number.")
     vocab_padding: int = field(10, help="Model vocab = len(tokenizer) + this (paper: 19,000 + 10).")
     snapshot_steps: str = field(
         "pow2:512,every:1000",

@@ -21,6 +21,13 @@ def updates_for(sequences: int, batch: int, epochs: float = 1.0) -> int:
     return math.ceil(-(-sequences // batch) * epochs)
 
 
+def paper_warmup(total_steps: int) -> int:
+    """The paper's warm-up, min(4,000, 5% of the updates), with a floor of 1 update: below 20 updates 5% rounds down
+    to 0, where the paper's lr(t) = 5e-4·√w·min(t^-½, t·w^-1.5) is 0 at every step (and transformers' inverse_sqrt
+    schedule would fall back to a 10,000-step timescale). docs/paper.md#differences, item 18."""
+    return max(1, min(4000, int(0.05 * total_steps)))
+
+
 def sequences_seen(step: int, sequences: int, batch: int) -> int:
     """Corpus sequences trained on after ``step`` updates: full batches, except the last update of each epoch, which
     has only the sequences left over."""

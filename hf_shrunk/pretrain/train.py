@@ -27,12 +27,13 @@ from hf_shrunk.artifacts import (
 )
 from hf_shrunk.config import ConfigError, packaged_config, parse_config, to_dict
 from hf_shrunk.models import flops_per_sequence, load_grid
-from hf_shrunk.pretrain.config import PretrainConfig
+from hf_shrunk.pretrain.config import RECIPE_FLAGS, PretrainConfig
 from hf_shrunk.pretrain.records import finish_run, keep_model_weights
 from hf_shrunk.pretrain.rundir import guarded_run
 from hf_shrunk.pretrain.schedule import (
     eval_cadence,
     evaluation_steps,
+    paper_warmup,
     parse_snapshot_steps,
     updates_for,
 )
@@ -62,7 +63,7 @@ def micro_batch(cfg: PretrainConfig, world_size: int, on_gpu: bool) -> tuple[int
 def choose_precision(cfg: PretrainConfig, args: Any) -> None:
     import torch
 
-    if args.bf16 or args.fp16 or cfg.precision == "fp32":
+    if cfg.precision == "fp32":
         return
     if cfg.precision == "bf16":
         args.bf16 = True
@@ -138,6 +139,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         default_config=packaged_config("pretrain_paper"),
         # Without CUDA, use_cpu makes several processes (cpu_ddp) join a gloo process group instead of running alone.
         defaults={"use_cpu": not torch.cuda.is_available()},
+        owned=RECIPE_FLAGS,  # TrainingArguments the recipe derives: refused with the flag to use instead
     )
     if not cfg.size:
         raise ConfigError("pass --size SLUG (see `hf-shrunk sizes`), e.g. --size factorized-e32-h32-i64-a8-l1")
@@ -264,7 +266,7 @@ def _fill_training_args(cfg: PretrainConfig, args: Any, run_dir: Path, train_seq
         if args.max_steps > 0
         else updates_for(train_sequences, cfg.effective_batch_size, args.num_train_epochs)
     )
-    args.warmup_steps = min(4000, int(0.05 * total_steps)) if cfg.warmup == "paper" else int(cfg.warmup)
+    args.warmup_steps = paper_warmup(total_steps) if cfg.warmup == "paper" else int(cfg.warmup)
     args.include_num_input_tokens_seen = "non_padding"
     args.logging_nan_inf_filter = False
     args.remove_unused_columns = False  # keep special_tokens_mask for the collator

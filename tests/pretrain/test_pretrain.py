@@ -279,9 +279,10 @@ def test_step0_snapshot_is_the_initialisation(run):
     step0 = load_file(run / "snapshots" / "step0" / "model.safetensors")
     initial = build_model(config, init="hf", seed=0).state_dict()
     assert step0.keys() <= initial.keys() and all(torch.equal(initial[k], v) for k, v in step0.items())
-    step1 = load_file(run / "snapshots" / "step1" / "model.safetensors")
+    # update 1 runs at lr 0 (linear warm-up starts at 0, as in the paper's schedule), so compare with step 2
+    step2 = load_file(run / "snapshots" / "step2" / "model.safetensors")
     assert not torch.equal(
-        step0["roberta.encoder.layer.0.output.dense.weight"], step1["roberta.encoder.layer.0.output.dense.weight"]
+        step0["roberta.encoder.layer.0.output.dense.weight"], step2["roberta.encoder.layer.0.output.dense.weight"]
     )
     state = json.loads((run / "snapshots" / "step0" / STATE_FILE).read_text())
     assert state["step"] == state["sequences"] == state["tokens"] == state["flops_paper"] == 0
@@ -314,6 +315,13 @@ def test_recipe_plans_the_paper_number_of_updates(tmp_path):
     )
     assert _fill_training_args(cfg, args, tmp_path, 9_081_490, on_gpu=False) == 35_475
     assert args.warmup_steps == 1773  # min(4000, 5% of 35,475)
+    # below 20 updates 5% rounds down to 0, where the paper's schedule is lr = 0 throughout: one warm-up update
+    args.max_steps = 8
+    _fill_training_args(cfg, args, tmp_path, 9_081_490, on_gpu=False)
+    assert args.warmup_steps == 1
+    args.max_steps = 100_000
+    _fill_training_args(cfg, args, tmp_path, 9_081_490, on_gpu=False)
+    assert args.warmup_steps == 4000
 
 
 def test_partial_last_batch_is_counted_exactly(root):
