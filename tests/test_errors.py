@@ -174,7 +174,12 @@ def test_disk_full_while_pretraining(root, monkeypatch, capsys):
 def test_sigint_during_pretraining(root):
     cmd = [sys.executable, "-m", "hf_shrunk.pretrain", *pretrain_args(root, "sigint")]
     cmd[cmd.index("--max_steps") + 1] = "400"
-    proc = subprocess.Popen(cmd, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # A background job of a non-interactive shell (how CI may run us) inherits SIGINT ignored; a user's terminal does
+    # not: give the child the terminal's default disposition so that Python turns the signal into KeyboardInterrupt.
+    proc = subprocess.Popen(
+        cmd, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     state = root / "pretrain" / "sigint" / "checkpoints" / "checkpoint-2" / STATE_FILE
     deadline = time.time() + 300
     while not state.is_file():
@@ -185,3 +190,26 @@ def test_sigint_during_pretraining(root):
     assert proc.returncode == 130, err[-3000:]
     assert "Continue from it with the same command plus --resume." in err.strip().splitlines()[-1]
     assert "last complete checkpoint checkpoint-" in err
+
+
+def test_pretrain_overwrite_beside_a_live_run_of_the_same_name_is_refused(root, capsys):
+    """Another process holds the run's lock (a live `hf-shrunk pretrain` of that name): --overwrite must not delete
+    or retrain under it; the message names the holder."""
+    from hf_shrunk.pretrain import train_main
+
+    folder = root / "pretrain" / "busy"
+    script = (
+        "import time\nfrom hf_shrunk.artifacts import artifact_lock\n"
+        f"with artifact_lock({str(folder)!r}):\n    print('held', flush=True)\n    time.sleep(600)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "checkpoints" / "keep.txt").write_text("the live run's file")
+        code, err = cli(train_main, "pretrain", pretrain_args(root, "busy", "--overwrite"), capsys)
+        assert code == 2 and f"process {holder.pid}" in err
+        assert (folder / "checkpoints" / "keep.txt").read_text() == "the live run's file"
+    finally:
+        holder.kill()
+        holder.wait()
