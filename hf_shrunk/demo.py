@@ -37,6 +37,7 @@ class DemoConfig:
         "the demo shows that.",
     )
     glue_precision: str = field("bf16", help="GLUE fine-tuning precision: 'bf16' autocast or 'fp32' (paper).")
+    glue_workers: int = field(2, help="GLUE fine-tunes at once on a CPU, one thread each (glue --num_workers).")
     org: str | None = field(
         None,
         help="Hub user or organisation for the cards' repo ids and --push (required with --push). Without it the "
@@ -131,6 +132,7 @@ def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
         num_epochs=1.0 if cfg.smoke else cfg.glue_epochs,
         learning_rate=cfg.glue_learning_rate,
         precision=cfg.glue_precision,
+        num_workers=cfg.glue_workers,
         overwrite=cfg.overwrite,
     )
     summary = run_glue(glue_cfg)

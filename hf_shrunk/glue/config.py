@@ -63,12 +63,20 @@ class GlueConfig(CommonArgs):
     precision: str = field("fp32", help="'fp32' (paper) or 'bf16' (autocast; the same flag as `hf-shrunk pretrain`).")
     name: str | None = field(None, help="Results folder under <root>/glue/ (default: derived from MODEL).")
     num_threads: int | None = field(None, help="CPU threads (default: all cores).")
+    num_workers: int = field(
+        1,
+        help="On a CPU, fine-tune this many jobs at once in separate one-thread processes (on 2 cores, 2 workers "
+        "did two SST-2 fine-tunes 1.7x faster than one two-thread process, same scores). Ignored on a GPU.",
+    )
+    worker: str | None = field(None, help="Internal: 'i/n' makes this process worker i of n of a --num_workers run.")
 
     def __post_init__(self):
         if self.condition not in ("filtered", "full", "both"):
             raise ConfigError(f"--condition must be filtered, full or both, got {self.condition!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ConfigError(f"--precision must be fp32 or bf16, got {self.precision!r}")
+        if self.num_workers < 1:
+            raise ConfigError(f"--num_workers must be at least 1, got {self.num_workers}")
         if self.head not in ("roberta", "paper"):
             raise ConfigError(f"--head must be 'roberta' or 'paper', got {self.head!r}")
         if self.head == "paper":

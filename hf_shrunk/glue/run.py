@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from hf_shrunk.artifacts import (
-    Manifest,
     artifact_lock,
     artifact_root,
     describe_differences,
@@ -39,14 +38,15 @@ from hf_shrunk.artifacts import (
     stage_dir,
     write_json,
 )
-from hf_shrunk.config import ConfigError, UserError, parse_config, to_dict
+from hf_shrunk.config import ConfigError, UserError, parse_config
 from hf_shrunk.glue.config import GlueConfig
-from hf_shrunk.glue.data import AGGREGATE_DEFINITION, TASKS, GlueTask, main_score, tokenized_task
+from hf_shrunk.glue.data import TASKS, GlueTask, main_score, tokenized_task
 from hf_shrunk.glue.export import export_filtered_dev
 from hf_shrunk.glue.heads import head_overrides
-from hf_shrunk.glue.model_vocab import checked_vocab, glue_options, summary_fields, vocab_fields
-from hf_shrunk.glue.summary import format_summary, summarize
+from hf_shrunk.glue.model_vocab import checked_vocab, glue_options, vocab_fields
+from hf_shrunk.glue.summary import format_summary, write_summary
 from hf_shrunk.glue.weights import resolve_baseline, run_checkpoint, weights_for, weights_record
+from hf_shrunk.glue.workers import run_in_workers, worker_share
 from hf_shrunk.hub import hub_errors
 
 CONDITIONS = ("filtered", "full")
@@ -285,7 +285,8 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:
     register_auto_classes()
     ref = resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint)
     folder = output_dir("glue", cfg.name or ref.name, cfg.root)
-    with artifact_lock(folder, overwrite=cfg.overwrite):  # a second writer of these results is refused
+    # a second writer of these results is refused; --num_workers' workers write under their parent's lock
+    with artifact_lock(folder, enabled=cfg.worker is None, overwrite=cfg.overwrite and cfg.worker is None):
         if not torch.cuda.is_available():
             torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
         with hub_errors(ref.location, ref.revision, enabled=ref.kind == "hub"):  # a missing repo, or offline
@@ -299,9 +300,13 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:
         vocab = glue_options(cfg, ref, conditions)  # checks --head; --vocab model|...: hf_shrunk.glue.model_vocab
         export_filtered_dev(folder, tasks, vocab, cfg.data_dir)  # the filtered dev sets as data, for publish
         jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
+        if cfg.worker:  # one of run_in_workers' processes: its share of the jobs, no summary
+            jobs = worker_share(jobs, cfg.worker)
+        elif cfg.num_workers > 1 and not torch.cuda.is_available():
+            run_in_workers(cfg, folder)  # every job scored and stored; the loop below reads them back
         bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
         results, tiers = _run_jobs(cfg, ref, folder, tokenizer, vocab, bar, notes)
-        return _write_summary(cfg, ref, folder, vocab, tiers, notes, results)
+        return {} if cfg.worker else write_summary(cfg, ref, folder, vocab, tiers, notes, results)
 
 
 def _run_jobs(
@@ -320,6 +325,8 @@ def _run_jobs(
         weights = weights_record(ref, variant)
         if path.is_file():
             results.append(checked_vocab(_stored_result(path, hyperparameters, weights), vocab, condition, path))
+            if results[-1].get("data_tier"):  # read back (re-run or worker): its tier
+                tiers.setdefault(task_name, results[-1]["data_tier"])
             continue
         if task_name in missing:
             continue
@@ -353,6 +360,7 @@ def _run_jobs(
             "condition": condition,
             "task": task_name,
             "seed": seed,
+            "data_tier": tiers.get(task_name),
         }
         record |= weights | vocab_fields(vocab, condition) | {"hyperparameters": hyperparameters, "git_sha": git_sha()}
         write_json(path, record)
@@ -377,34 +385,6 @@ def _stored_result(path: Path, hyperparameters: dict[str, Any], weights: dict[st
                 f"{path} was scored {what} ({changed}). Pass --overwrite to re-score, or --name to keep both."
             )
     return record
-
-
-def _write_summary(
-    cfg: GlueConfig, ref: ModelRef, folder: Path, vocab: Any, tiers: dict, notes: list[str], results: list[dict]
-) -> dict[str, Any]:
-    """Write ``summary.json`` and, last, the manifest; returns the summary."""
-    summary = {
-        "model": ref.display,
-        "run": ref.run,
-        "revision": ref.revision,
-        "checkpoint": ref.checkpoint,
-        "baseline_init": ref.baseline.init if ref.baseline else None,
-        "perplexity": ref.perplexity,
-        "aggregate_definition": AGGREGATE_DEFINITION,
-        **summary_fields(cfg, vocab),  # vocabulary, vocab {spec, fingerprint, matches_model, ...}, head
-        "data_tiers": tiers,
-        "notes": notes,
-        "variants": summarize(results),
-        "git_sha": git_sha(),
-    }
-    write_json(folder / "summary.json", summary)
-    Manifest(
-        "glue",
-        folder.name,
-        to_dict(cfg, exclude=("root", "overwrite")),
-        [{"kind": "model", "path": ref.location, "revision": ref.revision}],
-    ).write(folder)
-    return summary
 
 
 def evaluate_model(model: str, revision: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -438,6 +418,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         "or Hub repo id[@revision].",
     )
     summary = run_glue(cfg)
+    if cfg.worker:
+        return 0
     print(format_summary(summary))
     name = cfg.name or resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint).name
     print(f"results: {stage_dir('glue', name, cfg.root)}")

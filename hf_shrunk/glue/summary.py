@@ -2,7 +2,13 @@
 
 import statistics
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from hf_shrunk.artifacts import Manifest, git_sha, write_json
+from hf_shrunk.config import to_dict
+from hf_shrunk.glue.data import AGGREGATE_DEFINITION
+from hf_shrunk.glue.model_vocab import summary_fields
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
@@ -61,3 +67,34 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"  {variant:>11} {condition:>8}: GLUE {agg['mean']:.3f}±{agg['std']:.3f} | {tasks}")
     lines += [f"  note: {n}" for n in summary["notes"]]
     return "\n".join(lines)
+
+
+def write_summary(
+    cfg: Any, ref: Any, folder: Path, vocab: Any, tiers: dict, notes: list[str], results: list[dict]
+) -> dict[str, Any]:
+    """Write ``summary.json`` and, last, the manifest of a GLUE results ``folder``; returns the summary. ``cfg`` is
+    the ``GlueConfig``, ``ref`` the scored ``ModelRef``, ``vocab`` the filtered condition's vocabulary (or None)."""
+    summary = {
+        "model": ref.display,
+        "run": ref.run,
+        "revision": ref.revision,
+        "checkpoint": ref.checkpoint,
+        "baseline_init": ref.baseline.init if ref.baseline else None,
+        "perplexity": ref.perplexity,
+        "aggregate_definition": AGGREGATE_DEFINITION,
+        **summary_fields(cfg, vocab),  # vocabulary, vocab {spec, fingerprint, matches_model, ...}, head
+        "data_tiers": tiers,
+        "notes": notes,
+        "variants": summarize(results),
+        "git_sha": git_sha(),
+    }
+    write_json(folder / "summary.json", summary)
+    Manifest(
+        "glue",
+        folder.name,
+        to_dict(
+            cfg, exclude=("root", "overwrite", "num_workers", "worker", "num_threads")
+        ),  # not what scores depend on
+        [{"kind": "model", "path": ref.location, "revision": ref.revision}],
+    ).write(folder)
+    return summary

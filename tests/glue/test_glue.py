@@ -9,7 +9,8 @@ from conftest import TEST_GRID, make_corpus_artifact, make_glue_dir
 from hf_shrunk.config import CONFIG_DIR, ConfigError, UserError
 from hf_shrunk.glue import GlueConfig
 from hf_shrunk.glue.data import TASKS, main_score
-from hf_shrunk.glue.run import resolve_model, result_path, run_glue, selected_tasks, summarize
+from hf_shrunk.glue.run import resolve_model, result_path, run_glue, selected_tasks
+from hf_shrunk.glue.summary import summarize
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,27 @@ def test_requested_missing_task_is_a_clear_error(trained_root, glue_dir):
                 model="factorized-e32-h32-i128-a4-l2", root=str(trained_root), data_dir=str(glue_dir), tasks=["cola"]
             )
         )
+
+
+@pytest.mark.slow
+def test_workers_score_exactly_what_one_process_scores(trained_root, glue_dir):
+    """--num_workers 2: two one-thread processes share the jobs; the stored results and the summary equal a
+    one-process run's, and the manifest does not depend on the worker count."""
+    cfg = dict(model="factorized-e32-h32-i128-a4-l2", root=str(trained_root), data_dir=str(glue_dir), tasks=["sst2"],
+               seeds=["0", "1"], condition="full", num_epochs=1.0, vocab="wordfreq:20000")  # fmt: skip
+    one = run_glue(GlueConfig(**cfg, name="one", num_threads=1))
+    two = run_glue(GlueConfig(**cfg, name="two", num_workers=2))
+    assert one["data_tiers"] == two["data_tiers"] == {"sst2": "explicit"}  # the parent read the workers' results
+    assert (
+        two["variants"] == one["variants"]
+        and len(one["variants"]["pretrained"]["full"]["tasks"]["sst2"]["score"]["values"]) == 2
+    )
+    folder = trained_root / "glue"
+    for seed in (0, 1):
+        a = json.loads(result_path(folder / "one", "pretrained", "full", "sst2", seed).read_text())
+        b = json.loads(result_path(folder / "two", "pretrained", "full", "sst2", seed).read_text())
+        assert a["splits"] == b["splits"] and a["score"] == b["score"]
+    manifests = [json.loads((folder / n / "manifest.json").read_text())["config"] for n in ("one", "two")]
+    assert {k: v for k, v in manifests[0].items() if k != "name"} == {
+        k: v for k, v in manifests[1].items() if k != "name"
+    }
