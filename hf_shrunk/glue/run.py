@@ -353,16 +353,9 @@ def _run_jobs(
             continue
         bar.set_postfix_str(f"{variant} {condition} {task_name} seed {seed}")
         record = finetune(ref, task, data, seed, variant, cfg, tokenizer)
-        record |= {
-            "model": ref.display,
-            "revision": ref.revision,
-            "variant": variant,
-            "condition": condition,
-            "task": task_name,
-            "seed": seed,
-            "data_tier": tiers.get(task_name),
-        }
-        record |= weights | vocab_fields(vocab, condition) | {"hyperparameters": hyperparameters, "git_sha": git_sha()}
+        record |= dict(model=ref.display, revision=ref.revision, variant=variant, condition=condition, task=task_name)
+        record |= {"seed": seed, "data_tier": tiers.get(task_name)} | weights | vocab_fields(vocab, condition)
+        record |= {"hyperparameters": hyperparameters, "git_sha": git_sha()}
         write_json(path, record)
         results.append(record)
         bar.write(
