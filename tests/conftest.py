@@ -243,6 +243,15 @@ GLUE_SPLITS_METRICS = {
 }
 
 
+def make_training_root(root: Path, n_train: int = 400, n_eval: int = 40) -> Path:
+    """``root`` with a corpus artifact and a 300-token tokenizer trained on it: where pretraining tests start."""
+    from hf_shrunk.tokenizer import main as tokenizer_main
+
+    make_corpus_artifact(root, n_train=n_train, n_eval=n_eval)
+    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    return root
+
+
 def make_glue_summary(
     run: str | None = "run",
     tasks=("cola", "sst2", "mrpc", "stsb", "mnli"),

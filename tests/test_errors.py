@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import TEST_GRID, make_corpus_artifact, subprocess_env
+from conftest import TEST_GRID, make_training_root, subprocess_env
 
 from hf_shrunk.artifacts import STATE_FILE, ArtifactError
 from hf_shrunk.config import CONFIG_DIR, run_cli
@@ -79,11 +79,9 @@ def test_a_missing_hub_repo_offline(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = tmp_path_factory.mktemp("errors")
-    make_corpus_artifact(root, n_train=200, n_eval=32)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=200, n_eval=32)
     return root
 
 

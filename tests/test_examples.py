@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEST_GRID, make_corpus_artifact, make_glue_dir, subprocess_env
+from conftest import TEST_GRID, make_glue_dir, make_training_root, subprocess_env
 
 from hf_shrunk.config import CONFIG_DIR
 
@@ -26,12 +26,10 @@ def home(tmp_path_factory) -> Path:
     """An HF_SHRUNK_HOME whose demo/ holds finished runs and demo/publish the publish folder."""
     from hf_shrunk.pretrain import train_main as pretrain_main
     from hf_shrunk.publish import main as publish_main
-    from hf_shrunk.tokenizer import main as tokenizer_main
 
     home = tmp_path_factory.mktemp("home")
     root = home / "demo"
-    make_corpus_artifact(root, n_train=300)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=300)
     common = ["--root", str(root), "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--max_steps", "8"]
     # evaluating every 2 updates gives the scaling fit of plot_scaling.py enough points
     common += ["--eval_steps", "2", "--save_steps", "4", "--eval_max_sequences", "32", "--report_to", "none"]

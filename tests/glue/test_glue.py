@@ -4,7 +4,7 @@
 import json
 
 import pytest
-from conftest import TEST_GRID, make_corpus_artifact, make_glue_dir
+from conftest import TEST_GRID, make_glue_dir, make_training_root
 
 from hf_shrunk.config import CONFIG_DIR, ConfigError, UserError
 from hf_shrunk.glue import GlueConfig
@@ -16,11 +16,9 @@ from hf_shrunk.glue.summary import summarize
 @pytest.fixture(scope="module")
 def trained_root(tmp_path_factory):
     from hf_shrunk.pretrain import train_main as pretrain_main
-    from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = tmp_path_factory.mktemp("glue")
-    make_corpus_artifact(root, n_train=800, n_eval=80)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=800, n_eval=80)
     args = ["--root", str(root), "--grid", str(TEST_GRID), "--size", "factorized-e32-h32-i128-a4-l2",
             "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--effective_batch_size", "16",
             "--max_steps", "6", "--eval_steps", "3", "--save_steps", "3", "--eval_max_sequences", "32",

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import TEST_GRID, make_corpus_artifact
+from conftest import TEST_GRID, make_training_root
 from safetensors.torch import load_file
 
 from hf_shrunk.config import CONFIG_DIR, UserError
@@ -19,11 +19,9 @@ SLUG = "factorized-e32-h32-i128-a4-l2"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from hf_shrunk.pretrain import train_main as pretrain_main
-    from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = tmp_path_factory.mktemp("weights")
-    make_corpus_artifact(root, n_train=400, n_eval=40)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=400, n_eval=40)
     args = ["--root", str(root), "--grid", str(TEST_GRID), "--size", SLUG,
             "--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--effective_batch_size", "16", "--max_steps", "6",
             "--eval_steps", "3", "--save_steps", "3", "--eval_max_sequences", "32",

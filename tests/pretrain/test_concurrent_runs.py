@@ -6,10 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TEST_GRID, make_corpus_artifact, subprocess_env
+from conftest import TEST_GRID, make_training_root, subprocess_env
 
 from hf_shrunk.config import CONFIG_DIR
-from hf_shrunk.tokenizer import main as tokenizer_main
 
 pytestmark = pytest.mark.slow
 SLUG = "factorized-e32-h32-i128-a4-l2"
@@ -26,8 +25,7 @@ def _command(root, name):
 
 def test_two_runs_at_once_match_a_run_alone(tmp_path):
     root = tmp_path / "root"
-    make_corpus_artifact(root, n_train=600, n_eval=80)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=600, n_eval=80)
     together = [subprocess.Popen(_command(root, name), env=subprocess_env(), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True) for name in ("first", "second")]  # fmt: skip
     for proc in together:

@@ -3,7 +3,7 @@ derives are refused with the flag to use instead, --push_to_hub points at `hf-sh
 tensorboard writes event files offline, and GLUE accepts TrainingArguments' names for the same settings."""
 
 import pytest
-from conftest import TEST_GRID
+from conftest import TEST_GRID, make_training_root
 
 from hf_shrunk.config import ConfigError, parse_config
 from hf_shrunk.glue import GlueConfig
@@ -57,15 +57,12 @@ def test_glue_takes_training_arguments_names_as_aliases():
 
 @pytest.mark.slow
 def test_report_to_tensorboard_writes_event_files_offline(tmp_path):
-    from conftest import make_corpus_artifact
     from test_pretrain import args_for
 
     from hf_shrunk.config import CONFIG_DIR
     from hf_shrunk.pretrain import train_main
-    from hf_shrunk.tokenizer import main as tokenizer_main
 
-    make_corpus_artifact(tmp_path, n_train=400, n_eval=64)
-    assert tokenizer_main(["--root", str(tmp_path), "--vocab_size", "300"]) == 0
+    make_training_root(tmp_path, n_train=400, n_eval=64)
     argv = args_for(tmp_path, "tb", "--report_to", "tensorboard")
     argv[argv.index("--max_steps") + 1] = "4"
     assert str(TEST_GRID) in argv and str(CONFIG_DIR / "pretrain_demo.yaml") in argv

@@ -8,11 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TEST_GRID, make_corpus_artifact, subprocess_env
+from conftest import TEST_GRID, make_training_root, subprocess_env
 
 from hf_shrunk.config import CONFIG_DIR
 from hf_shrunk.pretrain import train_main
-from hf_shrunk.tokenizer import main as tokenizer_main
 
 pytestmark = pytest.mark.slow
 SLUG = "factorized-e32-h32-i128-a4-l2"
@@ -35,8 +34,7 @@ def _free_port() -> int:
 
 def test_two_machines_match_one_process(tmp_path):
     root = tmp_path / "shared"
-    make_corpus_artifact(root, n_train=1200, n_eval=160)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=1200, n_eval=160)
     port = str(_free_port())
     machines = [
         subprocess.Popen(

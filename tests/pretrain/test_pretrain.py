@@ -11,7 +11,7 @@ import time
 
 import pytest
 import torch
-from conftest import TEST_GRID, make_corpus_artifact, subprocess_env
+from conftest import TEST_GRID, make_training_root, subprocess_env
 from safetensors.torch import load_file
 
 from hf_shrunk.artifacts import ArtifactError, Manifest
@@ -26,7 +26,6 @@ from hf_shrunk.pretrain import (
 )
 from hf_shrunk.pretrain import train_main as pretrain_main
 from hf_shrunk.pretrain.trainer import STATE_FILE, CorruptCheckpoint, TrainingDiverged, find_resume_checkpoint
-from hf_shrunk.tokenizer import main as tokenizer_main
 
 SLUG = "factorized-e32-h32-i128-a4-l2"
 
@@ -34,8 +33,7 @@ SLUG = "factorized-e32-h32-i128-a4-l2"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("pretrain")
-    make_corpus_artifact(root, n_train=1200, n_eval=160)
-    assert tokenizer_main(["--root", str(root), "--vocab_size", "300"]) == 0
+    make_training_root(root, n_train=1200, n_eval=160)
     return root
 
 
