@@ -119,6 +119,7 @@ def parse_config(
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--config", default=None)
     pre_args, _ = pre.parse_known_args(argv)
+    # before the YAML is checked against the fields: some owned names (warmup_ratio) are gone from transformers 5
     refuse_owned(argv, pre_args.config, owned or {})
     defaults, origin = _yaml_defaults(parser, [default_config, pre_args.config], known, dict(defaults or {}))
     if defaults:

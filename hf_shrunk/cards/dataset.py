@@ -246,8 +246,9 @@ def render_dataset_card(context: dict[str, Any]) -> str:
     return text
 
 
-def validate_dataset_card(content: str, splits: list[str], where: str = "dataset card") -> Any:
-    """Parse ``content`` as the Hub and ``load_dataset`` do; check the default config lists exactly ``splits``.
+def validate_dataset_card(content: str, splits: list[str] | dict[str, list[str]], where: str = "dataset card") -> Any:
+    """Parse ``content`` as the Hub and ``load_dataset`` do; check its ``configs:`` list exactly ``splits``: a list for
+    the ``default`` config, or ``{config: splits}``.
 
     Raises:
         `CardError`: invalid YAML, or ``configs:`` that ``datasets`` would reject or that miss a split.
@@ -261,7 +262,8 @@ def validate_dataset_card(content: str, splits: list[str], where: str = "dataset
         configs = MetadataConfigs.from_dataset_card_data(card.data)
     except (ValueError, yaml.YAMLError) as e:
         raise CardError(f"{where}: the rendered dataset card's metadata does not parse: {e}") from e
-    found = [item["split"] for item in (configs.get("default") or {}).get("data_files") or []]
-    if found != list(splits):
-        raise CardError(f"{where}: configs lists splits {found}, expected {list(splits)}")
+    for name, expected in (splits if isinstance(splits, dict) else {"default": splits}).items():
+        found = [item["split"] for item in (configs.get(name) or {}).get("data_files") or []]
+        if found != list(expected):
+            raise CardError(f"{where}: config {name} lists splits {found}, expected {list(expected)}")
     return card

@@ -3,7 +3,8 @@ task (the nyu-mll/glue layout), with the filter rule, the vocabulary's fingerpri
 
 from typing import Any
 
-from hf_shrunk.cards.model import PAPER_ARXIV, PAPER_BIBTEX, PAPER_TITLE, PAPER_URL, CardError, environment
+from hf_shrunk.cards.dataset import validate_dataset_card
+from hf_shrunk.cards.model import PAPER_ARXIV, PAPER_BIBTEX, PAPER_TITLE, PAPER_URL, environment
 from hf_shrunk.sources import GLUE_REPO
 
 
@@ -54,18 +55,8 @@ def _card_data(context: dict[str, Any]) -> Any:
 
 def render_filtered_glue_card(context: dict[str, Any]) -> str:
     """The README.md of the filtered-GLUE repo, checked with the parsers ``load_dataset`` uses."""
-    import yaml
-    from datasets.utils.metadata import MetadataConfigs
-    from huggingface_hub import DatasetCard
-
     data = _card_data(context)
     text = environment().get_template("glue_filtered_card.md.j2").render(card_yaml=data.to_yaml(), **context)
-    try:
-        configs = MetadataConfigs.from_dataset_card_data(DatasetCard(text, ignore_metadata_errors=False).data)
-    except (ValueError, yaml.YAMLError) as e:
-        raise CardError(f"{context['repo_id']}: the rendered card's metadata does not parse: {e}") from e
-    for task, splits in context["files"].items():
-        found = [item["split"] for item in (configs.get(task) or {}).get("data_files") or []]
-        if found != list(splits):
-            raise CardError(f"{context['repo_id']}: config {task} lists splits {found}, expected {list(splits)}")
+    expected = {task: list(splits) for task, splits in context["files"].items()}
+    validate_dataset_card(text, expected, where=context["repo_id"])
     return text

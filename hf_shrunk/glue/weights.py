@@ -10,12 +10,12 @@
 """
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, fingerprint, read_json
 from hf_shrunk.config import UserError
+from hf_shrunk.pretrain import perplexity
 
 STEP0 = "step0"
 CHECKPOINTS = ("best", "final")
@@ -48,10 +48,8 @@ def run_checkpoint(run_dir: Path, checkpoint: str) -> tuple[Path, str, float | N
     if not (folder / "config.json").is_file():
         raise UserError(f"{run_dir} has no {checkpoint} weights ({folder} is missing); re-run its pretraining")
     record = metrics.get(checkpoint) or {}
-    perplexity = record.get("perplexity")
-    if perplexity is None and record.get("eval_loss") is not None:
-        perplexity = math.exp(record["eval_loss"])
-    return folder, run_dir.name if checkpoint == held else f"{run_dir.name}@{checkpoint}", perplexity
+    ppl = record.get("perplexity") or perplexity(record.get("eval_loss"))  # older runs kept only the loss
+    return folder, run_dir.name if checkpoint == held else f"{run_dir.name}@{checkpoint}", ppl
 
 
 def weights_for(ref: Any, variant: str) -> tuple[str, str | None]:
