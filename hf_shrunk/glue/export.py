@@ -65,9 +65,9 @@ def _export_task(folder: Path, task: Any, splits: Any, vocab: Any) -> dict[str, 
     return {"task": task.name, "vocab": vocab.record, "splits": counts}
 
 
-def exported_tasks(results_dir: Path) -> dict[str, dict[str, Any]]:
-    """``{task: counts.json}`` of the filtered dev sets a GLUE results folder holds (complete ones only)."""
+def exported_tasks(results_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """``{task: (folder, counts.json)}`` of the filtered dev sets a GLUE results folder holds (complete ones only)."""
     base = Path(results_dir) / FOLDER
     if not base.is_dir():
         return {}
-    return {p.name: read_json(p / COUNTS) for p in sorted(base.iterdir()) if (p / COUNTS).is_file()}
+    return {p.name: (p, read_json(p / COUNTS)) for p in sorted(base.iterdir()) if (p / COUNTS).is_file()}

@@ -51,8 +51,8 @@ def filtered_glue_sources(results: dict[str, tuple[Path, dict[str, Any]]]) -> di
                 f"{folder} has filtered GLUE results but not the filtered dev sets they were scored on. Run "
                 f"`hf-shrunk glue {run}` again: it reuses every stored score and writes them."
             )
-        for task, counts in exported.items():
-            tasks.setdefault(task, (folder / "filtered_dev" / task, counts))
+        for task, found in exported.items():
+            tasks.setdefault(task, found)
     return {"vocab": next(iter(tasks.values()))[1]["vocab"], "tasks": tasks}
 
 

@@ -162,18 +162,18 @@ def _plan_file(source: Path, path: str) -> PlanFile:
     return PlanFile(path, data=(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
 
 
-def glue_results(run_name: str, root: Path, checkpoint: str | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """(folder, summary) of the GLUE results of a pretrain run's ``main`` weights, or None: the finished GLUE
-    artifact whose ``summary.json`` names the run (and, where recorded, the checkpoint ``main`` holds), whatever the
-    artifact is called; ``<root>/glue/<run>/`` first, as ``hf-shrunk glue RUN`` names it."""
-    candidates = finished("glue", root)
-    candidates.sort(key=lambda p: p.name != run_name)
-    for folder in candidates:
-        path = folder / "summary.json"
-        summary = read_json(path) if path.is_file() else {}
-        if summary.get("run") == run_name and summary.get("checkpoint") in (None, checkpoint):
-            return folder, summary
-    return None
+def glue_results(runs: dict[str, str], root: Path) -> dict[str, tuple[Path, dict[str, Any]] | None]:
+    """For each pretrain run ``{name: checkpoint main holds}``: (folder, summary) of its GLUE results, or None. They
+    are the finished GLUE artifact whose ``summary.json`` names the run (and, where recorded, that checkpoint),
+    whatever the artifact is called; ``<root>/glue/<run>/`` first, as ``hf-shrunk glue RUN`` names it. Each summary
+    is read once."""
+    summaries = [(f, read_json(f / "summary.json")) for f in finished("glue", root) if (f / "summary.json").is_file()]
+    found: dict[str, tuple[Path, dict[str, Any]] | None] = {}
+    for run, checkpoint in runs.items():
+        matches = [(f, s) for f, s in summaries if s.get("run") == run and s.get("checkpoint") in (None, checkpoint)]
+        matches.sort(key=lambda match: match[0].name != run)
+        found[run] = matches[0] if matches else None
+    return found
 
 
 def select_runs(sizes: list[str], root: Path) -> list[Path]:

@@ -68,7 +68,8 @@ def check_inputs(cfg: PublishConfig) -> dict[Path, tuple[Path, dict[str, Any]] |
     if cfg.sizes == ["none"] and not cfg.dataset:
         raise ConfigError("--sizes none publishes no model: add --dataset, or name the sizes to publish")
     runs = [] if cfg.sizes == ["none"] else select_runs(cfg.sizes, root)
-    results = {run: glue_results(run.name, root, _main_checkpoint(run)) for run in runs}
+    by_name = glue_results({run.name: _main_checkpoint(run) for run in runs}, root)
+    results = {run: by_name[run.name] for run in runs}
     missing = [run.name for run, found in results.items() if found is None]
     if missing and not (cfg.allow_missing_results or cfg.dry_run):
         raise MissingResultsError(
