@@ -4,7 +4,7 @@ Typing ``accelerate launch -m hf_shrunk.pretrain ...`` yourself does the same tr
 accelerate config (cpu, cpu_ddp, single_gpu, multi_gpu, fsdp, multi_node or a path), the number of processes and —
 on CPU — threads per process (``accelerate launch`` would set 1), forwards every ``accelerate launch`` option that
 the training itself does not own (``--num_machines``, ``--machine_rank``, ``--main_process_ip``,
-``--mixed_precision``, ...), preloads tcmalloc or jemalloc when installed (glibc's allocator returns and re-faults
+``--dynamo_backend``, ...; ``--mixed_precision`` is refused: ``--precision`` owns it), preloads tcmalloc or jemalloc when installed (glibc's allocator returns and re-faults
 memory every step), and ends with the training's own exit code and message, without accelerate's traceback.
 """
 
@@ -25,7 +25,8 @@ launcher options (hf-shrunk pretrain only):
                                   (default: auto = multi_gpu with several GPUs, single_gpu with one, else cpu)
   --num_processes N               processes to launch (default: the config's; GPUs for multi_gpu/fsdp)
   any `accelerate launch` option  forwarded to it (--num_machines, --machine_rank, --main_process_ip,
-                                  --main_process_port, --mixed_precision, --dynamo_backend, --gpu_ids, ...)
+                                  --main_process_port, --dynamo_backend, --gpu_ids, ...); not --mixed_precision:
+                                  --precision auto|bf16|fp32 sets it
   HF_SHRUNK_ALLOCATOR=PATH|none   allocator library to preload (default: tcmalloc or jemalloc if installed;
                                   Debian/Ubuntu: apt-get install libtcmalloc-minimal4)
 
@@ -71,6 +72,8 @@ def resolve_accelerate_config(name: str | None, gpus: int) -> Path:
 
 
 NOT_FORWARDED = {"config_file", "module", "no_python", "help", "num_processes"}
+# accelerate options the training sets itself, refused with the flag to use instead.
+LAUNCHER_OWNED = {"--mixed_precision": "use --precision auto|bf16|fp32: one precision flag for every stage"}
 # Where an allocator that keeps freed memory for reuse usually lives (Debian/Ubuntu and RHEL-style paths).
 ALLOCATORS = (
     "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
@@ -126,6 +129,9 @@ def launch_command(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     config_name = _pop_option(rest, "--accelerate_config", "--accelerate-config")
     num_processes = _pop_option(rest, "--num_processes", "--num-processes")
     forwarded, rest = split_accelerate_args(rest)
+    for option, hint in LAUNCHER_OWNED.items():
+        if any(arg.split("=", 1)[0] == option for arg in forwarded):
+            raise ConfigError(f"{option} is set by this command: {hint}")
     gpus = gpu_count()
     config = resolve_accelerate_config(config_name, gpus)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), *forwarded]

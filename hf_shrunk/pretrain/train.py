@@ -61,21 +61,29 @@ def micro_batch(cfg: PretrainConfig, world_size: int, on_gpu: bool) -> tuple[int
 
 
 def choose_precision(cfg: PretrainConfig, args: Any) -> None:
+    """Set the Trainer's precision from ``--precision`` (auto: bf16 autocast where the device computes in bf16).
+
+    TrainingArguments derives ``mixed_precision`` (what the Trainer's Accelerator autocasts with) from ``bf16`` and
+    ``$ACCELERATE_MIXED_PRECISION`` when it is built; this runs afterwards, so it sets both: ``bf16`` alone would be
+    recorded but ignored (training ran in fp32 that way until 2026-12), and an accelerate config's precision would
+    override ``--precision fp32``."""
+    args.bf16 = _wants_bf16(cfg.precision)
+    args.fp16 = False
+    args.mixed_precision = "bf16" if args.bf16 else "no"
+
+
+def _wants_bf16(precision: str) -> bool:
     import torch
 
-    if cfg.precision == "fp32":
-        return
-    if cfg.precision == "bf16":
-        args.bf16 = True
-        return
+    if precision != "auto":
+        return precision == "bf16"
     if torch.cuda.is_available():
-        args.bf16 = torch.cuda.is_bf16_supported()
-    else:  # CPU: worth it only with native bf16 dot products (AVX512-BF16 / AMX)
-        try:
-            flags = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            flags = ""
-        args.bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
+        return torch.cuda.is_bf16_supported()
+    try:  # CPU: worth it only with native bf16 dot products (AVX512-BF16 / AMX)
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def run_config(cfg: PretrainConfig, args: Any, size_slug: str, inputs: list[dict]) -> dict[str, Any]:

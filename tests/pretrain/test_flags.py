@@ -69,3 +69,28 @@ def test_report_to_tensorboard_writes_event_files_offline(tmp_path):
     assert train_main(argv) == 0
     events = list((tmp_path / "pretrain" / "tb").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
+
+
+@pytest.mark.parametrize(("precision", "computed_in"), [("bf16", "bfloat16"), ("fp32", "float32")])
+def test_precision_is_what_the_trainer_computes_in(tmp_path, monkeypatch, precision, computed_in):
+    """--precision reaches the Trainer's autocast, whatever the accelerate config exports (here the opposite):
+    setting TrainingArguments.bf16 after construction alone was recorded but ignored, so every run trained in fp32."""
+    import datasets
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    from hf_shrunk.models import Size, build_config, build_model
+    from hf_shrunk.pretrain import choose_precision
+
+    # what `accelerate launch` exports from its config (`mixed_precision: 'no'` in every packaged one)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no" if precision == "bf16" else "bf16")
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, max_steps=1, report_to="none", save_strategy="no")
+    choose_precision(type("Cfg", (), {"precision": precision}), args)
+    model = build_model(build_config(Size("roberta", 32, 32, 64, 1, 1), vocab_size=40), seed=0)
+    dtypes = []
+    model.roberta.encoder.layer[0].intermediate.dense.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    ids = torch.randint(5, 40, (4, 16))
+    data = datasets.Dataset.from_dict({"input_ids": ids.tolist(), "labels": ids.tolist()})
+    Trainer(model=model, args=args, train_dataset=data).train()
+    assert dtypes and {str(d).removeprefix("torch.") for d in dtypes} == {computed_in}
+    assert args.bf16 is (precision == "bf16")

@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 from conftest import subprocess_env
 
+from hf_shrunk.config import ConfigError
 from hf_shrunk.pretrain.launch import allocator_library, launch_command, split_accelerate_args
 
 
 def test_accelerate_options_are_forwarded_and_training_options_are_kept():
     argv = [
         "--size", "magic-bee-26", "--machine_rank", "1", "--num_machines=2", "--main_process_ip", "127.0.0.1",
-        "--main_process_port", "29511", "--mixed_precision", "bf16", "--learning_rate", "1e-3", "--seed", "3",
+        "--main_process_port", "29511", "--dynamo_backend", "no", "--learning_rate", "1e-3", "--seed", "3",
         "--same_network", "--debug", "underflow_overflow",
     ]  # fmt: skip
     accelerate, training = split_accelerate_args(argv)
     assert accelerate == [
         "--machine_rank", "1", "--num_machines=2", "--main_process_ip", "127.0.0.1", "--main_process_port", "29511",
-        "--mixed_precision", "bf16", "--same_network",
+        "--dynamo_backend", "no", "--same_network",
     ]  # fmt: skip
     # --debug is a TrainingArguments field as well: the training owns it
     assert training == [
@@ -43,6 +44,11 @@ def test_launch_command_puts_forwarded_options_before_the_module(monkeypatch, tm
     assert cmd[cmd.index("--machine_rank") + 1] == "1" and cmd.index("--machine_rank") < module
     assert Path(cmd[cmd.index("--config_file") + 1]).name == "multi_node.yaml"
     assert env["LD_PRELOAD"].startswith(str(tmp_path / "libtcmalloc_minimal.so.4"))
+
+
+def test_accelerate_precision_is_refused_for_the_precision_flag():
+    with pytest.raises(ConfigError, match="--mixed_precision is set by this command: use --precision"):
+        launch_command(["--size", "x", "--mixed_precision=bf16"])
 
 
 def test_allocator_choice(monkeypatch):
