@@ -61,6 +61,9 @@ class GlueConfig(CommonArgs):
         False, help="Batch examples of similar length (faster; hurt small models on SST-2 in our tests, so off)."
     )
     precision: str = field("fp32", help="'fp32' (paper) or 'bf16' (autocast; the same flag as `hf-shrunk pretrain`).")
+    fast_dropout: bool = field(
+        True, help="On CPU: cheap dropout masks and eager attention, as `hf-shrunk pretrain --fast_dropout`."
+    )
     name: str | None = field(None, help="Results folder under <root>/glue/ (default: derived from MODEL).")
     num_threads: int | None = field(None, help="CPU threads (default: all cores).")
     num_workers: int = field(

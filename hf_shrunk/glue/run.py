@@ -55,6 +55,7 @@ CONDITIONS = ("filtered", "full")
 RESULT_SETTINGS = (
     "learning_rate", "batch_size", "num_epochs", "max_length", "weight_decay", "dropout", "max_train_samples",
     "max_eval_samples", "pad_to_max_length", "group_by_length", "precision", "vocab", "data_dir", "head",
+    "fast_dropout",
 )  # fmt: skip
 _REPO_ID_RE = re.compile(r"^[\w][\w.-]*/[\w][\w.-]*$")
 
@@ -195,8 +196,11 @@ def finetune(
     ref: ModelRef, task: GlueTask, data: Any, seed: int, variant: str, cfg: GlueConfig, tokenizer: Any
 ) -> dict:
     """Fine-tune one (variant, task, seed) and score every evaluation split with the packaged GLUE metric."""
+    import torch
     from transformers import AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
     from transformers.utils import logging as hf_logging
+
+    from hf_shrunk.models import use_fast_dropout
 
     set_seed(seed)
     labels = {
@@ -214,6 +218,8 @@ def finetune(
         model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision, **labels)
     finally:
         hf_logging.set_verbosity(verbosity)
+    if cfg.fast_dropout and not torch.cuda.is_available():
+        use_fast_dropout(model)
     train = data["train"]
     if cfg.max_train_samples and len(train) > cfg.max_train_samples:
         train = train.shuffle(seed=0).select(range(cfg.max_train_samples))  # same subset for every seed and variant

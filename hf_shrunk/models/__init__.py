@@ -30,7 +30,7 @@ _LAZY = {
         "size_of_config",
         "unwrap_model",
     )
-}
+} | {"use_fast_dropout": "hf_shrunk.models.dropout"}
 
 __all__ = [
     "FAMILIES",

@@ -3,9 +3,10 @@
 Typing ``accelerate launch -m hf_shrunk.pretrain ...`` yourself does the same training; this wrapper picks the
 accelerate config (cpu, cpu_ddp, single_gpu, multi_gpu, fsdp, multi_node or a path), the number of processes and —
 on CPU — threads per process (``accelerate launch`` would set 1), forwards every ``accelerate launch`` option that
-the training itself does not own (``--num_machines``, ``--machine_rank``, ``--main_process_ip``,
-``--dynamo_backend``, ...; ``--mixed_precision`` is refused: ``--precision`` owns it), preloads tcmalloc or jemalloc when installed (glibc's allocator returns and re-faults
-memory every step), and ends with the training's own exit code and message, without accelerate's traceback.
+the training itself does not own (``--num_machines``, ``--machine_rank``, ``--main_process_ip``, ...;
+``--mixed_precision`` is refused: ``--precision`` owns it), preloads tcmalloc or jemalloc when installed (glibc's
+allocator returns and re-faults memory every step), and ends with the training's own exit code and message, without
+accelerate's traceback.
 """
 
 import os

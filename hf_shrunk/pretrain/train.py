@@ -298,7 +298,7 @@ def _build_trainer(
     total_steps: int,
 ) -> tuple[Any, Any]:
     """The freshly initialised model and the ShrunkTrainer that trains it, with the snapshot and epoch callbacks."""
-    from hf_shrunk.models import build_model, size_of_config
+    from hf_shrunk.models import build_model, size_of_config, use_fast_dropout
     from hf_shrunk.pretrain.data import MaskSeedDataset, SeededMaskingCollator
     from hf_shrunk.pretrain.trainer import (
         CheckpointRecorder,
@@ -324,6 +324,8 @@ def _build_trainer(
     )
     model = build_model(model_config, "mlm", init=cfg.init, seed=args.seed)
     use_masked_positions_head(model, cfg.masked_positions_head)
+    if cfg.fast_dropout and args.device.type == "cpu":
+        use_fast_dropout(model)
     train_set = MaskSeedDataset(train_set, args.seed)
     trainer = ShrunkTrainer(
         model=model,
