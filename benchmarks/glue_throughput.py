@@ -1,8 +1,9 @@
 """GLUE fine-tuning throughput: hf_shrunk's GLUE stage vs a run_glue.py-style Trainer, in the same run.
 
 run_glue  every example padded to 128 tokens (run_glue.py's --pad_to_max_length), Trainer, fp32
-hf_shrunk the GLUE stage's own code path (hf_shrunk.glue.run.training_arguments / _collator / tokenized_task): dynamic
-          padding, evaluation set sorted by length; fp32 (the paper's protocol) and, as an extra row, bf16 autocast
+hf_shrunk the GLUE stage's own code path (hf_shrunk.glue.run.training_arguments / _collator / tokenized_task /
+          use_speed_levers): dynamic padding, evaluation set sorted by length, on CPU cheap dropout masks with eager
+          attention (--fast_dropout); fp32 (the paper's protocol) and, as an extra row, bf16 autocast
 
 Same model (a randomly initialised demo-grid RoBERTa, H=128, L=4, V=8,010), same SST-2 examples, same batch (32),
 same number of optimizer steps. Needs SST-2: $HF_SHRUNK_DATA_DIR (the mirror) or --data_dir.
@@ -40,7 +41,7 @@ def measure(tokenizer, data, pad: bool, bf16: bool, steps: int) -> dict:
     from transformers import Trainer, set_seed
 
     from hf_shrunk.glue import GlueConfig
-    from hf_shrunk.glue.run import _collator, training_arguments
+    from hf_shrunk.glue.run import _collator, training_arguments, use_speed_levers
     from hf_shrunk.models import Size, build_config, build_model
 
     torch.set_num_threads(torch.get_num_threads())
@@ -48,6 +49,8 @@ def measure(tokenizer, data, pad: bool, bf16: bool, steps: int) -> dict:
     config = build_config(Size("roberta", 128, 128, 512, 4, 4), tokenizer)
     model = build_model(config, task="classification", seed=0, num_labels=2)
     cfg = GlueConfig(model="bench", pad_to_max_length=pad, precision="bf16" if bf16 else "fp32")
+    if not pad:  # the run_glue.py path stays stock
+        use_speed_levers(model, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         args = training_arguments(cfg, 0, tmp)
         args.max_steps = steps

@@ -185,6 +185,16 @@ def training_arguments(cfg: GlueConfig, seed: int, output_dir: str):
     )
 
 
+def use_speed_levers(model: Any, cfg: GlueConfig) -> None:
+    """What the GLUE stage changes in a loaded model for speed: on CPU, ``--fast_dropout`` (models.dropout)."""
+    import torch
+
+    from hf_shrunk.models import use_fast_dropout
+
+    if cfg.fast_dropout and not torch.cuda.is_available():
+        use_fast_dropout(model)
+
+
 def finite_metrics(values: dict[str, float]) -> tuple[dict[str, float], list[str]]:
     """Metric values with undefined ones (NaN: a correlation of constant predictions, which tiny models produce)
     counted as 0 — no correlation — and their names, rather than letting NaN spread into every mean."""
@@ -196,11 +206,8 @@ def finetune(
     ref: ModelRef, task: GlueTask, data: Any, seed: int, variant: str, cfg: GlueConfig, tokenizer: Any
 ) -> dict:
     """Fine-tune one (variant, task, seed) and score every evaluation split with the packaged GLUE metric."""
-    import torch
     from transformers import AutoModelForSequenceClassification, PrinterCallback, Trainer, set_seed
     from transformers.utils import logging as hf_logging
-
-    from hf_shrunk.models import use_fast_dropout
 
     set_seed(seed)
     labels = {
@@ -218,8 +225,7 @@ def finetune(
         model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision, **labels)
     finally:
         hf_logging.set_verbosity(verbosity)
-    if cfg.fast_dropout and not torch.cuda.is_available():
-        use_fast_dropout(model)
+    use_speed_levers(model, cfg)
     train = data["train"]
     if cfg.max_train_samples and len(train) > cfg.max_train_samples:
         train = train.shuffle(seed=0).select(range(cfg.max_train_samples))  # same subset for every seed and variant
