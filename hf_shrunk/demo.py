@@ -7,6 +7,7 @@ Every stage reuses finished work, so Ctrl-C and running the command again contin
 """
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 from hf_shrunk.artifacts import artifact_root, read_json, write_json
 from hf_shrunk.config import CONFIG_DIR, ConfigError, field, parse_config, run_cli
 from hf_shrunk.glue import GlueConfig
+from hf_shrunk.lanes import Job, Lanes, lane_threads
 from hf_shrunk.pretrain import perplexity
 from hf_shrunk.scaling import FitConfig
 
@@ -37,7 +39,12 @@ class DemoConfig:
         "the demo shows that.",
     )
     glue_precision: str = field("bf16", help="GLUE fine-tuning precision: 'bf16' autocast or 'fp32' (paper).")
-    glue_workers: int = field(2, help="GLUE fine-tunes at once on a CPU, one thread each (glue --num_workers).")
+    lanes: int = field(
+        2,
+        help="On a CPU: run the pretraining runs and GLUE fine-tunes as processes, this many at once with cores/lanes "
+        "threads each (on 2 cores two one-thread processes did 1.5x the work of one two-thread process); "
+        "1: one stage after another in this process. A GPU always uses 1.",
+    )
     org: str | None = field(
         None,
         help="Hub user or organisation for the cards' repo ids and --push (required with --push). Without it the "
@@ -100,27 +107,18 @@ def _corpus_args(cfg: DemoConfig, root: str) -> list[str]:
     return args + (["--overwrite"] if cfg.overwrite else [])
 
 
-def _pretrain_args(cfg: DemoConfig, root: str, slug: str) -> list[str]:
+def _pretrain_args(cfg: DemoConfig, root: str, slug: str, progress_bars: bool = True) -> list[str]:
     steps = cfg.steps or (SMOKE_STEPS if cfg.smoke else DEFAULT_STEPS)
     args = ["--root", root, "--grid", "demo", "--size", slug, "--corpus", "demo", "--tokenizer", "demo"]
-    args += [
-        "--config",
-        str(CONFIG_DIR / "pretrain_demo.yaml"),
-        "--max_steps",
-        str(steps),
-        "--resume",
-        "--disable_tqdm",
-        "false",
-    ]
+    args += ["--config", str(CONFIG_DIR / "pretrain_demo.yaml"), "--max_steps", str(steps), "--resume"]
+    args += ["--disable_tqdm", "false" if progress_bars else "true"]
     if cfg.smoke:
         args += ["--eval_steps", "8", "--save_steps", "8", "--eval_max_sequences", "64", "--snapshot_steps", "pow2:8"]
     return args + (["--overwrite"] if cfg.overwrite else [])
 
 
-def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
-    from hf_shrunk.glue import run_glue
-
-    glue_cfg = GlueConfig(
+def _glue_config(cfg: DemoConfig, root: str, slug: str, overwrite: bool | None = None) -> GlueConfig:
+    return GlueConfig(
         model=slug,
         root=root,
         tasks=["all"],
@@ -132,14 +130,46 @@ def _glue(cfg: DemoConfig, root: str, slug: str) -> dict[str, Any] | None:
         num_epochs=1.0 if cfg.smoke else cfg.glue_epochs,
         learning_rate=cfg.glue_learning_rate,
         precision=cfg.glue_precision,
-        num_workers=cfg.glue_workers,
-        overwrite=cfg.overwrite,
+        overwrite=cfg.overwrite if overwrite is None else overwrite,
     )
-    summary = run_glue(glue_cfg)
+
+
+def _glue(cfg: DemoConfig, root: str, slug: str, scored_in_lanes: bool) -> dict[str, Any] | None:
+    from hf_shrunk.glue import run_glue
+
+    # after the lanes every result is stored: this reads them back and writes the summary (never --overwrite them)
+    summary = run_glue(_glue_config(cfg, root, slug, overwrite=False if scored_in_lanes else None))
     if not summary["variants"]:
         print("GLUE skipped: " + "; ".join(summary["notes"]))
         return None
     return summary
+
+
+def _lane_jobs(cfg: DemoConfig, root: Path, slugs: list[str], lanes: int) -> list[Job]:
+    """The demo's pretraining runs (costliest first) and GLUE workers (cheapest size first) as lane jobs."""
+    from hf_shrunk.glue import trainable_tasks, worker_job
+    from hf_shrunk.models import flops_per_sequence, load_grid
+    from hf_shrunk.pretrain import with_allocator
+
+    grid = load_grid("demo")
+    cost = {s.slug: flops_per_sequence(s, grid.vocab_size, 128)["paper"] for s in grid.sizes}
+    threads = lane_threads(lanes)
+    env = with_allocator({**os.environ, "OMP_NUM_THREADS": str(threads)})
+    argv = [sys.executable, "-m", "hf_shrunk.pretrain", "--num_threads", str(threads)]
+    jobs = [
+        Job(f"pretrain {slug}", lambda slug=slug: ([*argv, *_pretrain_args(cfg, str(root), slug, False)], env))
+        for slug in sorted(slugs, key=cost.get, reverse=True)
+    ]
+    if trainable_tasks(None):  # else the GLUE stages below say that there is no GLUE data
+
+        def glue_worker(slug: str) -> tuple[list[str], dict[str, str]]:
+            return worker_job(_glue_config(cfg, str(root), slug), root / "logs" / f"glue-{slug}.yaml")
+
+        jobs += [
+            Job(f"GLUE {slug}", lambda slug=slug: glue_worker(slug), after=(f"pretrain {slug}",), shared=True)
+            for slug in sorted(slugs, key=cost.get)
+        ]
+    return jobs
 
 
 def _fit(root: str) -> dict[str, Any] | None:
@@ -242,19 +272,26 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         raise ConfigError("--push needs --org ORG: the Hub user or organisation to publish under")
     from hf_shrunk.corpus import main as corpus_main
     from hf_shrunk.models import load_grid
+    from hf_shrunk.pretrain import gpu_count
     from hf_shrunk.pretrain import train_main as pretrain_main
     from hf_shrunk.tokenizer import main as tokenizer_main
 
     root = Path(cfg.root).expanduser() if cfg.root else artifact_root() / "demo"
     slugs = [size.slug for size in load_grid("demo").sizes]
-    stages = Stages(5 + 2 * len(slugs))
+    lanes = 1 if gpu_count() else cfg.lanes
+    stages = Stages(5 + len(slugs) + (1 if lanes > 1 else len(slugs)))
     print(f"hf-shrunk demo: artifacts in {root}{' (smoke run)' if cfg.smoke else ''}")
     stages.run("corpus", lambda: corpus_main(_corpus_args(cfg, str(root))))
     tok_args = ["--root", str(root), "--name", "demo", "--corpus", "demo", "--vocab_size", str(DEMO_VOCAB)]
     stages.run("tokenizer", lambda: tokenizer_main(tok_args + (["--overwrite"] if cfg.overwrite else [])))
-    for slug in slugs:
-        stages.run(f"pretrain {slug}", lambda slug=slug: pretrain_main(_pretrain_args(cfg, str(root), slug)))
-    glue = _glue_stages(cfg, root, slugs, stages)
+    if lanes > 1:
+        jobs = _lane_jobs(cfg, root, slugs, lanes)
+        seconds = stages.run(f"pretrain + GLUE fine-tunes, {lanes} at once", Lanes(jobs, lanes, root / "logs").run)
+        stages.times |= {f"  {name}": value for name, value in seconds.items()}
+    else:
+        for slug in slugs:
+            stages.run(f"pretrain {slug}", lambda slug=slug: pretrain_main(_pretrain_args(cfg, str(root), slug)))
+    glue = _glue_stages(cfg, root, slugs, stages, scored_in_lanes=lanes > 1)
     fit = stages.run("scaling fit", lambda: _fit(str(root)))
     out = root / "publish"
     has_glue = any(glue.values())
@@ -267,14 +304,17 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     return 0
 
 
-def _glue_stages(cfg: DemoConfig, root: Path, slugs: list[str], stages: Stages) -> dict[str, Any]:
+def _glue_stages(
+    cfg: DemoConfig, root: Path, slugs: list[str], stages: Stages, scored_in_lanes: bool
+) -> dict[str, Any]:
     """Run the GLUE stage of every size: ``{slug: summary or None}`` (all None when there is no GLUE source)."""
     from hf_shrunk.sources import MissingDataError
 
     glue: dict[str, Any] = {}
     for slug in slugs:
         try:
-            glue[slug] = stages.run(f"GLUE {slug}", lambda slug=slug: _glue(cfg, str(root), slug))
+            title = f"GLUE {slug}{' summary' if scored_in_lanes else ''}"
+            glue[slug] = stages.run(title, lambda slug=slug: _glue(cfg, str(root), slug, scored_in_lanes))
         except MissingDataError as e:  # no GLUE source at all: the same for every size, so say it once
             print(f"GLUE skipped: {e}")
             glue = dict.fromkeys(slugs)

@@ -7,7 +7,16 @@ from hf_shrunk.glue.config import GlueConfig
 from hf_shrunk.glue.data import TASKS, tokenized_task
 from hf_shrunk.glue.export import exported_tasks, parquet_name
 from hf_shrunk.glue.metrics import GLUE_METRIC_PATH, load_glue_metric
-from hf_shrunk.glue.run import evaluate_model, evaluate_pushed, format_summary, main, run_glue, training_arguments
+from hf_shrunk.glue.run import (
+    evaluate_model,
+    evaluate_pushed,
+    format_summary,
+    main,
+    run_glue,
+    trainable_tasks,
+    training_arguments,
+    worker_job,
+)
 
 __all__ = [
     "GLUE_METRIC_PATH",
@@ -22,5 +31,7 @@ __all__ = [
     "parquet_name",
     "run_glue",
     "tokenized_task",
+    "trainable_tasks",
     "training_arguments",
+    "worker_job",
 ]

@@ -71,7 +71,9 @@ class GlueConfig(CommonArgs):
         help="On a CPU, fine-tune this many jobs at once in separate one-thread processes (on 2 cores, 2 workers "
         "did two SST-2 fine-tunes 1.7x faster than one two-thread process, same scores). Ignored on a GPU.",
     )
-    worker: str | None = field(None, help="Internal: 'i/n' makes this process worker i of n of a --num_workers run.")
+    worker: bool = field(
+        False, help="Internal: score the jobs no other live worker has claimed, and write no summary (--num_workers)."
+    )
 
     def __post_init__(self):
         if self.condition not in ("filtered", "full", "both"):

@@ -7,9 +7,11 @@ implemented in ``hf_shrunk.vocab``). Text is fed lower-cased, as the models were
 
 import hashlib
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from hf_shrunk.artifacts import artifact_root, fingerprint, load_cached_dataset, save_cached_dataset
+from hf_shrunk.config import ConfigError, UserError
 from hf_shrunk.sources import GLUE_TASKS, GlueTask
 
 # The one task table lives in hf_shrunk.sources.glue (fields, labels, splits, metrics); the GLUE stage scores the
@@ -113,3 +115,40 @@ def tokenized_task(
             tokenized = tokenized.sort("length")
         out[split] = tokenized
     return save_cached_dataset(datasets.DatasetDict(out), cache)
+
+
+def selected_tasks(requested: Sequence[str], available: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(tasks to run, notes about skipped ones). 'all' runs what the source has; a named missing task is an error."""
+    unknown = [t for t in requested if t != "all" and t not in TASKS]
+    if unknown:
+        raise ConfigError(f"unknown GLUE task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
+    if "all" in requested and not available:
+        from hf_shrunk.sources import MissingDataError
+
+        raise MissingDataError(
+            "no GLUE data: no --data_dir, no mirror with glue/ in $HF_SHRUNK_DATA_DIR, and the Hub (nyu-mll/glue) is "
+            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, "
+            "then HF_SHRUNK_DATA_DIR=DIR."
+        )
+    if "all" in requested:
+        notes = [f"{t}: not in the GLUE source (or no train split); skipped" for t in TASKS if t not in available]
+        return [t for t in TASKS if t in available], notes
+    missing = [t for t in requested if t not in available]
+    if missing:
+        raise UserError(
+            f"GLUE task(s) {missing} are not available from the GLUE source (train and evaluation splits needed). "
+            "Pass --data_dir with <task>/<split>.parquet or the GLUE TSV layout, set HF_SHRUNK_DATA_DIR, or go online "
+            "for nyu-mll/glue."
+        )
+    return list(requested), []
+
+
+def trainable_tasks(data_dir: str | None) -> list[str]:
+    """Tasks whose train and evaluation splits the GLUE source has: the local folder or mirror if there is one,
+    else every task when the Hub (``nyu-mll/glue``) is reachable."""
+    from hf_shrunk.sources import available_glue_tasks, hub_unavailable
+
+    local = available_glue_tasks(data_dir)
+    if not local and not data_dir:
+        return [] if hub_unavailable() else list(TASKS)
+    return [t for t, splits in local.items() if t in TASKS and {"train", *TASKS[t].eval_splits} <= set(splits)]

@@ -16,6 +16,7 @@ Results: ``<root>/glue/<name>/results/<variant>/<condition>/<task>/seed<N>.json`
 ones are skipped on re-run) and ``summary.json`` (mean ± std over seeds per task and of the GLUE score).
 """
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -40,13 +41,13 @@ from hf_shrunk.artifacts import (
 )
 from hf_shrunk.config import ConfigError, UserError, parse_config
 from hf_shrunk.glue.config import GlueConfig
-from hf_shrunk.glue.data import TASKS, GlueTask, main_score, tokenized_task
+from hf_shrunk.glue.data import TASKS, GlueTask, main_score, selected_tasks, tokenized_task, trainable_tasks
 from hf_shrunk.glue.export import export_filtered_dev
 from hf_shrunk.glue.heads import head_overrides
 from hf_shrunk.glue.model_vocab import checked_vocab, glue_options, vocab_fields
 from hf_shrunk.glue.summary import format_summary, write_summary
 from hf_shrunk.glue.weights import resolve_baseline, run_checkpoint, weights_for, weights_record
-from hf_shrunk.glue.workers import run_in_workers, worker_share
+from hf_shrunk.glue.workers import claimed, run_in_workers, worker_command
 from hf_shrunk.hub import hub_errors
 
 CONDITIONS = ("filtered", "full")
@@ -104,43 +105,6 @@ def resolve_model(
         f"MODEL {spec!r} is neither a finished pretrain run under {artifact_root(root) / 'pretrain'}, a local model "
         "directory, nor a Hub repo id (owner/name[@revision]). Train one with `hf-shrunk pretrain --size SLUG`."
     )
-
-
-def selected_tasks(requested: Sequence[str], available: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(tasks to run, notes about skipped ones). 'all' runs what the source has; a named missing task is an error."""
-    unknown = [t for t in requested if t != "all" and t not in TASKS]
-    if unknown:
-        raise ConfigError(f"unknown GLUE task(s) {unknown}; choose from {', '.join(TASKS)} or 'all'")
-    if "all" in requested and not available:
-        from hf_shrunk.sources import MissingDataError
-
-        raise MissingDataError(
-            "no GLUE data: no --data_dir, no mirror with glue/ in $HF_SHRUNK_DATA_DIR, and the Hub (nyu-mll/glue) is "
-            "unreachable. Provide one: `hf-shrunk data mirror --to DIR` on a machine online, "
-            "then HF_SHRUNK_DATA_DIR=DIR."
-        )
-    if "all" in requested:
-        notes = [f"{t}: not in the GLUE source (or no train split); skipped" for t in TASKS if t not in available]
-        return [t for t in TASKS if t in available], notes
-    missing = [t for t in requested if t not in available]
-    if missing:
-        raise UserError(
-            f"GLUE task(s) {missing} are not available from the GLUE source (train and evaluation splits needed). "
-            "Pass --data_dir with <task>/<split>.parquet or the GLUE TSV layout, set HF_SHRUNK_DATA_DIR, or go online "
-            "for nyu-mll/glue."
-        )
-    return list(requested), []
-
-
-def trainable_tasks(data_dir: str | None) -> list[str]:
-    """Tasks whose train and evaluation splits the GLUE source has: the local folder or mirror if there is one,
-    else every task when the Hub (``nyu-mll/glue``) is reachable."""
-    from hf_shrunk.sources import available_glue_tasks, hub_unavailable
-
-    local = available_glue_tasks(data_dir)
-    if not local and not data_dir:
-        return [] if hub_unavailable() else list(TASKS)
-    return [t for t, splits in local.items() if t in TASKS and {"train", *TASKS[t].eval_splits} <= set(splits)]
 
 
 def _collator(tokenizer: Any, pad_to_max_length: bool, max_length: int):
@@ -312,9 +276,7 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:
         vocab = glue_options(cfg, ref, conditions)  # checks --head; --vocab model|...: hf_shrunk.glue.model_vocab
         export_filtered_dev(folder, tasks, vocab, cfg.data_dir)  # the filtered dev sets as data, for publish
         jobs = [(t, c, v, int(s)) for t in tasks for c in conditions for v in variants for s in cfg.seeds]
-        if cfg.worker:  # one of run_in_workers' processes: its share of the jobs, no summary
-            jobs = worker_share(jobs, cfg.worker)
-        elif cfg.num_workers > 1 and not torch.cuda.is_available():
+        if cfg.num_workers > 1 and not cfg.worker and not torch.cuda.is_available():
             run_in_workers(cfg, folder)  # every job scored and stored; the loop below reads them back
         bar = tqdm(jobs, desc=f"GLUE {ref.display}", unit="run", file=sys.stdout)
         results, tiers = _run_jobs(cfg, ref, folder, tokenizer, vocab, bar, notes)
@@ -342,39 +304,52 @@ def _run_jobs(
             continue
         if task_name in missing:
             continue
-        if task_name not in loaded:
-            try:
-                splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir, ("train", *task.eval_splits))
-            except MissingDataError as e:  # e.g. a Hub copy without that config: the other tasks still run
-                missing.add(task_name)
-                notes.append(f"{task_name}: {e}")
-                bar.write(notes[-1])
+        with claimed(path) if cfg.worker else contextlib.nullcontext(True) as mine:
+            if not mine:
+                continue  # another worker is scoring it
+            if task_name not in loaded:
+                try:
+                    splits, tiers[task_name] = load_glue_task(task_name, cfg.data_dir, ("train", *task.eval_splits))
+                except MissingDataError as e:  # e.g. a Hub copy without that config: the other tasks still run
+                    missing.add(task_name)
+                    notes.append(f"{task_name}: {e}")
+                    bar.write(notes[-1])
+                    continue
+                loaded = {task_name: splits}  # one task's raw data in memory at a time
+            splits = loaded[task_name]
+            source_key = fingerprint({s: getattr(d, "_fingerprint", len(d)) for s, d in splits.items()})
+            data = tokenized_task(
+                task, condition, splits, tokenizer, vocab, source_key, cfg.max_length, cfg.pad_to_max_length, cfg.root
+            )
+            empty = [s for s in ("train", *task.eval_splits) if len(data[s]) == 0]
+            if empty:
+                note = f"{task_name} ({condition}): {', '.join(empty)} empty after filtering; skipped"
+                if note not in notes:
+                    notes.append(note)
+                    bar.write(note)
                 continue
-            loaded = {task_name: splits}  # one task's raw data in memory at a time
-        splits = loaded[task_name]
-        source_key = fingerprint({s: getattr(d, "_fingerprint", len(d)) for s, d in splits.items()})
-        data = tokenized_task(
-            task, condition, splits, tokenizer, vocab, source_key, cfg.max_length, cfg.pad_to_max_length, cfg.root
-        )
-        empty = [s for s in ("train", *task.eval_splits) if len(data[s]) == 0]
-        if empty:
-            note = f"{task_name} ({condition}): {', '.join(empty)} empty after filtering; skipped"
-            if note not in notes:
-                notes.append(note)
-                bar.write(note)
-            continue
-        bar.set_postfix_str(f"{variant} {condition} {task_name} seed {seed}")
-        record = finetune(ref, task, data, seed, variant, cfg, tokenizer)
-        record |= dict(model=ref.display, revision=ref.revision, variant=variant, condition=condition, task=task_name)
-        record |= {"seed": seed, "data_tier": tiers.get(task_name)} | weights | vocab_fields(vocab, condition)
-        record |= {"hyperparameters": hyperparameters, "git_sha": git_sha()}
-        write_json(path, record)
-        results.append(record)
-        bar.write(
-            f"{variant:>11} {condition:>8} {task_name:>5} seed {seed}: {record['score']:.4f} "
-            f"({record['n_train']} train, {sum(record['n_eval'].values())} eval, {record['runtime_seconds']:.1f}s)"
-        )
+            bar.set_postfix_str(f"{variant} {condition} {task_name} seed {seed}")
+            extra = {"data_tier": tiers.get(task_name)} | weights | vocab_fields(vocab, condition)
+            record = _score_and_store(path, ref, task, data, (condition, variant, seed), cfg, tokenizer, extra)
+            results.append(record)
+            bar.write(
+                f"{variant:>11} {condition:>8} {task_name:>5} seed {seed}: {record['score']:.4f} "
+                f"({record['n_train']} train, {sum(record['n_eval'].values())} eval, {record['runtime_seconds']:.1f}s)"
+            )
     return results, tiers
+
+
+def _score_and_store(
+    path: Path, ref: ModelRef, task: GlueTask, data: Any, job: tuple, cfg: GlueConfig, tokenizer: Any, extra: dict
+) -> dict[str, Any]:
+    """Fine-tune and score one (condition, variant, seed) of ``task`` and store its record at ``path``."""
+    condition, variant, seed = job
+    record = finetune(ref, task, data, seed, variant, cfg, tokenizer)
+    record |= dict(model=ref.display, revision=ref.revision, variant=variant, condition=condition, task=task.name)
+    record |= {"seed": seed} | extra | {"hyperparameters": {k: getattr(cfg, k) for k in RESULT_SETTINGS}}
+    record["git_sha"] = git_sha()
+    write_json(path, record)
+    return record
 
 
 def _stored_result(path: Path, hyperparameters: dict[str, Any], weights: dict[str, Any]) -> dict[str, Any]:
@@ -390,6 +365,15 @@ def _stored_result(path: Path, hyperparameters: dict[str, Any], weights: dict[st
                 f"{path} was scored {what} ({changed}). Pass --overwrite to re-score, or --name to keep both."
             )
     return record
+
+
+def worker_job(cfg: GlueConfig, config_file: Path) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) of one one-thread worker scoring ``cfg``'s jobs, for a scheduler that starts several at
+    any time (the demo's lanes); its settings are written to ``config_file``. ``run_glue(cfg)`` afterwards reads the
+    results back and writes the summary."""
+    ref = resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint)
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    return worker_command(cfg, output_dir("glue", cfg.name or ref.name, cfg.root), config_file)
 
 
 def evaluate_model(model: str, revision: str | None = None, **overrides: Any) -> dict[str, Any]:

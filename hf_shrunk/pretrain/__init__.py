@@ -7,7 +7,7 @@ masking collator) are imported on first use, so ``hf-shrunk pretrain --help`` st
 
 from hf_shrunk.config import lazy_attribute
 from hf_shrunk.pretrain.config import PretrainConfig
-from hf_shrunk.pretrain.launch import main
+from hf_shrunk.pretrain.launch import gpu_count, main, with_allocator
 from hf_shrunk.pretrain.records import perplexity
 from hf_shrunk.pretrain.schedule import (
     evaluation_steps,
@@ -32,6 +32,7 @@ __all__ = [
     "PretrainConfig",
     "choose_precision",
     "evaluation_steps",
+    "gpu_count",
     "main",
     "parse_snapshot_steps",
     "perplexity",
@@ -39,6 +40,7 @@ __all__ = [
     "sequences_seen",
     "train_main",
     "updates_for",
+    "with_allocator",
     *_LAZY,
 ]
 

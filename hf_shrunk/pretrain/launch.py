@@ -124,6 +124,14 @@ def allocator_library() -> str | None:
     return next((path for path in ALLOCATORS if Path(path).is_file()), None)
 
 
+def with_allocator(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with :func:`allocator_library` (if any) preloaded ahead of whatever ``LD_PRELOAD`` holds."""
+    allocator = allocator_library()
+    if allocator:
+        env = {**env, "LD_PRELOAD": " ".join(filter(None, [allocator, env.get("LD_PRELOAD")]))}
+    return env
+
+
 def launch_command(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The ``accelerate launch`` command line and environment for ``hf-shrunk pretrain argv``."""
     rest = list(argv)
@@ -148,11 +156,8 @@ def launch_command(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         threads = max(1, (os.cpu_count() or 1) // procs)
         cmd += ["--num_cpu_threads_per_process", str(threads)]
         env["HF_SHRUNK_NUM_PROCESSES"] = str(procs)
-    allocator = allocator_library()
-    if allocator:
-        env["LD_PRELOAD"] = " ".join(filter(None, [allocator, env.get("LD_PRELOAD")]))
     cmd += ["-m", "hf_shrunk.pretrain", *rest]
-    return cmd, env
+    return cmd, with_allocator(env)
 
 
 def _run_quietly(cmd: list[str], env: dict[str, str]) -> int:

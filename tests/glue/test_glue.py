@@ -8,8 +8,8 @@ from conftest import TEST_GRID, make_glue_dir, make_training_root
 
 from hf_shrunk.config import CONFIG_DIR, ConfigError, UserError
 from hf_shrunk.glue import GlueConfig
-from hf_shrunk.glue.data import TASKS, main_score
-from hf_shrunk.glue.run import resolve_model, result_path, run_glue, selected_tasks
+from hf_shrunk.glue.data import TASKS, main_score, selected_tasks
+from hf_shrunk.glue.run import resolve_model, result_path, run_glue
 from hf_shrunk.glue.summary import summarize
 
 
