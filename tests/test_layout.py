@@ -16,7 +16,7 @@ PACKAGE = Path(hf_shrunk.__file__).parent
 # Pipeline order, one entry per top-level module or package of hf_shrunk: a unit may import only units of its own
 # step or of steps to its left. Packages are imported through their face (`__init__.py`) only.
 PIPELINE = [
-    {"config", "numbers", "artifacts", "locks"},
+    {"config", "numbers", "artifacts", "locks", "lanes"},
     {"vocab"},
     {"sources"},
     {"corpus"},
