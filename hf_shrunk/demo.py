@@ -157,7 +157,11 @@ def _lane_jobs(cfg: DemoConfig, root: Path, slugs: list[str], lanes: int) -> lis
     env = with_allocator({**os.environ, "OMP_NUM_THREADS": str(threads)})
     argv = [sys.executable, "-m", "hf_shrunk.pretrain", "--num_threads", str(threads)]
     jobs = [
-        Job(f"pretrain {slug}", lambda slug=slug: ([*argv, *_pretrain_args(cfg, str(root), slug, False)], env))
+        Job(
+            f"pretrain {slug}",
+            lambda slug=slug: ([*argv, *_pretrain_args(cfg, str(root), slug, False)], env),
+            show_last_line=True,  # "done: ..." or "... already trained"
+        )
         for slug in sorted(slugs, key=cost.get, reverse=True)
     ]
     if trainable_tasks(None):  # else the GLUE stages below say that there is no GLUE data

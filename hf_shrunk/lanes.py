@@ -27,6 +27,7 @@ class Job:
     command: Callable[[], tuple[list[str], dict[str, str]]]  # built when the job starts: (argv, environment)
     after: tuple[str, ...] = ()
     shared: bool = False
+    show_last_line: bool = False  # print the log's last line when the job is done (e.g. pretraining's "done: ...")
 
 
 @dataclass
@@ -84,7 +85,11 @@ class Lanes:
             log = self.log_dir / f"{job.name.replace(' ', '-')}{f'.{copies + 1}' if copies else ''}.log"
             argv, env = job.command()
             with open(log, "w") as out:
-                process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+                # Ctrl-C's disposition restored: a demo started in the background of a script has SIGINT ignored,
+                # and the lanes stop their processes with SIGINT (which pretraining turns into a clean stop)
+                process = subprocess.Popen(
+                    argv, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_default_sigint
+                )
             self.running.append(_Running(job, process, log, lane))
             self.first_start.setdefault(job.name, time.perf_counter())
             self.say(f"  lane {lane}: {job.name} started (t+{self._elapsed():,.0f}s; log {log})")
@@ -107,6 +112,8 @@ class Lanes:
             self.done.add(name)
             self.seconds[name] = time.perf_counter() - self.first_start[name]
             self.say(f"  lane {finished.lane}: {name} done in {self.seconds[name]:,.0f}s (t+{self._elapsed():,.0f}s)")
+            if finished.job.show_last_line:
+                self.say("    " + _last_line(finished.log))
 
     def _stop_all(self, signal_them: bool) -> None:
         """Stop the running processes as Ctrl-C does (SIGINT; SIGKILL after 60 s): pretraining resumes from its last
@@ -122,6 +129,15 @@ class Lanes:
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _last_line(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").replace("\r", "\n").splitlines()]
+    return next((line for line in reversed(lines) if line), "")
 
 
 def lane_threads(lanes: int) -> int:
