@@ -262,7 +262,7 @@ def run_glue(cfg: GlueConfig) -> dict[str, Any]:
     ref = resolve_model(cfg.model, cfg.revision, cfg.root, cfg.checkpoint)
     folder = output_dir("glue", cfg.name or ref.name, cfg.root)
     # a second writer of these results is refused; --num_workers' workers write under their parent's lock
-    with artifact_lock(folder, enabled=cfg.worker is None, overwrite=cfg.overwrite and cfg.worker is None):
+    with artifact_lock(folder, enabled=not cfg.worker, overwrite=cfg.overwrite and not cfg.worker):
         if not torch.cuda.is_available():
             torch.set_num_threads(cfg.num_threads or torch.get_num_threads())
         with hub_errors(ref.location, ref.revision, enabled=ref.kind == "hub"):  # a missing repo, or offline

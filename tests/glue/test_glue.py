@@ -171,3 +171,22 @@ def test_workers_score_exactly_what_one_process_scores(trained_root, glue_dir):
     assert {k: v for k, v in manifests[0].items() if k != "name"} == {
         k: v for k, v in manifests[1].items() if k != "name"
     }
+
+
+def test_a_second_writer_is_refused_and_overwrite_clears(trained_root, glue_dir):
+    """The results folder's lock and --overwrite hold for every run but a --num_workers worker (which writes under
+    its parent's lock)."""
+    from hf_shrunk.artifacts import WriteError, artifact_lock
+
+    common = dict(
+        model="factorized-e32-h32-i128-a4-l2", root=str(trained_root), data_dir=str(glue_dir), condition="full"
+    )
+    folder = trained_root / "glue" / "held"
+    with artifact_lock(folder), pytest.raises(WriteError):
+        run_glue(GlueConfig(**common, name="held", tasks=["sst2"]))
+    stale = trained_root / "glue" / "again" / "results" / "stale.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    with pytest.raises(UserError, match="not available"):  # stops after the lock: cola is not in glue_dir
+        run_glue(GlueConfig(**common, name="again", tasks=["cola"], overwrite=True))
+    assert not stale.exists()
