@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hf_shrunk.artifacts import artifact_root, read_json, write_json
+from hf_shrunk.artifacts import artifact_lock, artifact_root, output_dir, read_json, write_json
 from hf_shrunk.config import CONFIG_DIR, ConfigError, field, parse_config, run_cli
 from hf_shrunk.glue import GlueConfig
 from hf_shrunk.lanes import Job, Lanes, lane_threads
@@ -117,10 +117,11 @@ def _pretrain_args(cfg: DemoConfig, root: str, slug: str, progress_bars: bool = 
     return args + (["--overwrite"] if cfg.overwrite else [])
 
 
-def _glue_config(cfg: DemoConfig, root: str, slug: str, overwrite: bool | None = None) -> GlueConfig:
+def _glue_config(cfg: DemoConfig, root: str, slug: str, overwrite: bool) -> GlueConfig:
     return GlueConfig(
         model=slug,
         root=root,
+        name=slug,  # the demo names its GLUE folders, so --overwrite with lanes clears the ones the workers fill
         tasks=["all"],
         seeds=["0"] if cfg.smoke else cfg.glue_seeds,
         condition="both",
@@ -130,15 +131,15 @@ def _glue_config(cfg: DemoConfig, root: str, slug: str, overwrite: bool | None =
         num_epochs=1.0 if cfg.smoke else cfg.glue_epochs,
         learning_rate=cfg.glue_learning_rate,
         precision=cfg.glue_precision,
-        overwrite=cfg.overwrite if overwrite is None else overwrite,
+        overwrite=overwrite,
     )
 
 
 def _glue(cfg: DemoConfig, root: str, slug: str, scored_in_lanes: bool) -> dict[str, Any] | None:
     from hf_shrunk.glue import run_glue
 
-    # after the lanes every result is stored: this reads them back and writes the summary (never --overwrite them)
-    summary = run_glue(_glue_config(cfg, root, slug, overwrite=False if scored_in_lanes else None))
+    # after the lanes every result is stored (--overwrite cleared them first): this reads them back and summarises
+    summary = run_glue(_glue_config(cfg, root, slug, overwrite=cfg.overwrite and not scored_in_lanes))
     if not summary["variants"]:
         print("GLUE skipped: " + "; ".join(summary["notes"]))
         return None
@@ -167,13 +168,20 @@ def _lane_jobs(cfg: DemoConfig, root: Path, slugs: list[str], lanes: int) -> lis
     if trainable_tasks(None):  # else the GLUE stages below say that there is no GLUE data
 
         def glue_worker(slug: str) -> tuple[list[str], dict[str, str]]:
-            return worker_job(_glue_config(cfg, str(root), slug), root / "logs" / f"glue-{slug}.yaml")
+            return worker_job(_glue_config(cfg, str(root), slug, False), root / "logs" / f"glue-{slug}.yaml")
 
         jobs += [
             Job(f"GLUE {slug}", lambda slug=slug: glue_worker(slug), after=(f"pretrain {slug}",), shared=True)
             for slug in sorted(slugs, key=cost.get)
         ]
     return jobs
+
+
+def _clear_glue_results(root: Path, slugs: list[str]) -> None:
+    """--overwrite with lanes: GLUE workers never clear results (several share a folder), so clear them first."""
+    for slug in slugs:
+        with artifact_lock(output_dir("glue", slug, root), overwrite=True):
+            pass
 
 
 def _fit(root: str) -> dict[str, Any] | None:
@@ -289,6 +297,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     tok_args = ["--root", str(root), "--name", "demo", "--corpus", "demo", "--vocab_size", str(DEMO_VOCAB)]
     stages.run("tokenizer", lambda: tokenizer_main(tok_args + (["--overwrite"] if cfg.overwrite else [])))
     if lanes > 1:
+        if cfg.overwrite:
+            _clear_glue_results(root, slugs)
         jobs = _lane_jobs(cfg, root, slugs, lanes)
         seconds = stages.run(f"pretrain + GLUE fine-tunes, {lanes} at once", Lanes(jobs, lanes, root / "logs").run)
         stages.times |= {f"  {name}": value for name, value in seconds.items()}
